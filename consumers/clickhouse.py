@@ -1,0 +1,93 @@
+"""ClickHouse adapter: the one client factory, and the raw-event store with its in-memory twin.
+
+The same SQL runs on embedded chDB (`chdb:///path`) and on a server (`http(s)://…`). clickhouse-connect's
+chDB backend is synchronous; async callers go through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, Protocol
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from queries import events as sql
+from queries.migrate import migrate
+from schemas.events import Event, parse_event, to_json
+
+
+def connect(dsn: str, database: str | None = None, *, apply_migrations: bool = True) -> Client:
+    """A client on `dsn` (optionally in `database`, created if missing), with the schema up to date."""
+    kwargs = {} if dsn.startswith("chdb:") else {"autogenerate_session_id": False}
+    client = clickhouse_connect.get_client(dsn=dsn, **kwargs)
+    if database:
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        client = clickhouse_connect.get_client(dsn=dsn, database=database, **kwargs)
+    if apply_migrations:
+        migrate(client)
+    return client
+
+
+class EventStore(Protocol):
+    def write(self, events: Iterable[Event]) -> int:
+        """Store events not stored yet (by event id); returns how many were new."""
+
+    def count(self, bot_id: str) -> int: ...
+
+    def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]: ...
+
+
+def _row(event: Event) -> list:
+    return [event.bot_id, event.user_id, event.event_id, event.kind, event.channel,
+            event.occurred_at, event.received_at, to_json(event).decode()]
+
+
+class ClickHouseEventStore:
+    def __init__(self, client: Client):
+        self.client = client
+
+    def write(self, events: Iterable[Event]) -> int:
+        unique = {(e.bot_id, e.event_id): e for e in events}
+        by_bot: dict[str, list[Event]] = defaultdict(list)
+        for event in unique.values():
+            by_bot[event.bot_id].append(event)
+        rows = []
+        for bot_id, batch in by_bot.items():
+            stored = {r[0] for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
+                "bot_id": bot_id, "user_ids": sorted({e.user_id for e in batch}),
+                "event_ids": [e.event_id for e in batch]}).result_rows}
+            rows += [_row(e) for e in batch if e.event_id not in stored]
+        if rows:
+            self.client.insert("events", rows, column_names=list(sql.EVENT_COLUMNS))
+        return len(rows)
+
+    def count(self, bot_id: str) -> int:
+        return self.client.query(sql.COUNT_EVENTS, parameters={"bot_id": bot_id}).result_rows[0][0]
+
+    def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]:
+        rows = self.client.query(sql.LIST_EVENTS, parameters={
+            "bot_id": bot_id, "user_id": user_id, "limit": limit}).result_rows
+        return [parse_event(r[0]) for r in rows]
+
+
+class MemoryEventStore:
+    """The in-memory twin of ClickHouseEventStore, for unit tests."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], Event] = {}
+
+    def write(self, events: Iterable[Event]) -> int:
+        new = 0
+        for event in events:
+            if (event.bot_id, event.event_id) not in self.events:
+                self.events[(event.bot_id, event.event_id)] = event
+                new += 1
+        return new
+
+    def count(self, bot_id: str) -> int:
+        return sum(1 for (b, _) in self.events if b == bot_id)
+
+    def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]:
+        chosen = [e for (b, _), e in self.events.items() if b == bot_id and (not user_id or e.user_id == user_id)]
+        return sorted(chosen, key=lambda e: (e.occurred_at, e.event_id))[:limit]

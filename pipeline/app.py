@@ -1,0 +1,67 @@
+"""The composition root: settings in, a wired Faust app (agents + HTTP app) out. Nothing connects at import."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from faust.contrib.asgi import serve_asgi
+
+from consumers.clickhouse import ClickHouseEventStore, connect
+from pipeline import agents, topics
+from pipeline.bots import load_bots
+from pipeline.publisher import KafkaPublisher
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.web import create_api
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    bots = load_bots(settings.bots_file)
+    client = connect(settings.clickhouse_dsn)
+    return Services(settings=settings, bots=bots,
+                    publisher=KafkaPublisher(settings.bootstrap, settings.ingest_timeout_seconds),
+                    store=ClickHouseEventStore(client), clickhouse=client)
+
+
+def build_app(settings: Settings, services: Services) -> faust.App:
+    settings.worker_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap.replace(',', ';kafka://')}",
+        store="rocksdb://",
+        datadir=str(settings.worker_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
+        producer_acks=-1,
+        stream_wait_empty=True,
+        web_enabled=True,
+        web_bind=settings.http_host,
+        web_port=settings.http_port,
+        web_tables_enabled=False,
+    )
+    serializers = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
+                   "partitions": settings.partitions}
+    events_topic = app.topic(topics.EVENTS, **serializers)
+    dead_letters = app.topic(topics.DEAD_LETTERS, **serializers)
+    agents.register(app, events_topic, dead_letters, services)
+    serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port)
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Create topics, connect ClickHouse (migrations run here), then run the Faust worker until stopped."""
+    from pipeline.kafka_admin import ensure_topics
+
+    ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
+    services = build_services(settings)
+    app = build_app(settings, services)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)
+    worker.execute_from_commandline()

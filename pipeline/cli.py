@@ -1,0 +1,158 @@
+"""The `chatlens` command. Every subcommand has --help; configuration comes from the environment."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.settings import Settings, load_settings
+
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as e:  # pydantic's message names the variable and the problem
+        raise click.ClickException(f"invalid configuration:\n{e}") from None
+
+
+def _broker(settings: Settings):
+    from pipeline.broker import LocalBroker
+    return LocalBroker(settings.broker_dir, port=settings.kafka_port, partitions=settings.partitions)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """chatlens: chat webhooks -> Kafka -> Faust -> ClickHouse -> the Users section.
+
+    Configuration is read from environment variables (see README.md, "Configuration").
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "httpx"):  # they narrate every connection at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command()
+def run() -> None:
+    """Start everything on this machine: the local Kafka (unless KAFKA_BOOTSTRAP is set) and the worker.
+
+    Ctrl-C stops the worker, then the broker this command started.
+    """
+    from pipeline.app import run_worker
+    from pipeline.broker import BrokerError
+
+    settings = _settings()
+    broker = _broker(settings) if settings.uses_local_broker else None
+    started_here = False
+    if broker is not None:
+        started_here = broker.pid() is None
+        console.print(f"[bold]Kafka[/bold] local broker on {broker.bootstrap} (data in {broker.run_dir})")
+        try:
+            broker.start()
+        except BrokerError as e:
+            raise click.ClickException(str(e)) from None
+    console.print(f"[bold]chatlens[/bold] http://{settings.http_host}:{settings.http_port}/health · "
+                  f"API docs http://{settings.http_host}:{settings.http_port}/docs · "
+                  f"ClickHouse {settings.clickhouse_dsn}")
+    try:
+        run_worker(settings)
+    finally:
+        if broker is not None and started_here:
+            console.print("stopping the local Kafka broker")
+            broker.stop()
+
+
+@main.command()
+def worker() -> None:
+    """Run one Faust worker with the HTTP app (Kafka must be reachable at KAFKA_BOOTSTRAP or the local port)."""
+    from pipeline.app import run_worker
+    run_worker(_settings())
+
+
+@main.group()
+def kafka() -> None:
+    """Manage the local single-node Kafka broker (KRaft) run from Maven Central jars."""
+
+
+@kafka.command("start")
+@click.option("--timeout", default=90.0, show_default=True, help="seconds to wait until the broker answers")
+def kafka_start(timeout: float) -> None:
+    """Fetch the jars (once, cached), format storage (once) and start the broker; waits until it answers."""
+    from pipeline.broker import BrokerError
+    broker = _broker(_settings())
+    try:
+        broker.start(timeout)
+    except BrokerError as e:
+        raise click.ClickException(str(e)) from None
+    console.print(f"Kafka running on {broker.bootstrap} (pid {broker.pid()}, log {broker.log_file})")
+
+
+@kafka.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker cleanly (SIGTERM, then SIGKILL after 30 s)."""
+    broker = _broker(_settings())
+    console.print("stopped" if broker.stop() else "not running")
+
+
+@kafka.command("status")
+def kafka_status() -> None:
+    """Say whether the local broker runs and answers; exit 1 when it does not."""
+    broker = _broker(_settings())
+    pid, ready = broker.pid(), broker.is_ready()
+    console.print(f"Kafka on {broker.bootstrap}: {'ready' if ready else 'not answering'}"
+                  + (f" (pid {pid})" if pid else " (not started by chatlens)"))
+    sys.exit(0 if ready else 1)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending ClickHouse migrations to CLICKHOUSE_URL (the worker also does this at start)."""
+    from consumers.clickhouse import connect
+    from queries.migrate import migrate as apply
+    settings = _settings()
+    client = connect(settings.clickhouse_dsn, apply_migrations=False)
+    applied = apply(client)
+    console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--param", "-p", multiple=True, metavar="NAME=VALUE", help="value for a {NAME:Type} placeholder")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def sql(query: str, param: tuple[str, ...], as_json: bool) -> None:
+    """Run read-only SQL through the running worker (the only process that may open embedded chDB).
+
+    Example: chatlens sql "SELECT kind, count() FROM events GROUP BY kind"
+    """
+    settings = _settings()
+    if not settings.admin_key:
+        raise click.ClickException("set CHATLENS_ADMIN_KEY (the same as the worker's) to run SQL")
+    parameters = {}
+    for item in param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
+        parameters[name] = value
+    url = f"http://{settings.http_host}:{settings.http_port}/v1/sql"
+    try:
+        response = httpx.post(url, json={"sql": query, "parameters": parameters},
+                              headers={"Authorization": f"Bearer {settings.admin_key}"}, timeout=60)
+    except httpx.HTTPError as e:
+        raise click.ClickException(f"cannot reach the worker at {url}: {e}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"{response.status_code}: {response.text}")
+    result = response.json()
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(*result["columns"])
+    for row in result["rows"]:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)

@@ -1,0 +1,34 @@
+"""Creates chatlens's topics deliberately, with the partition count the settings name."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from pipeline import topics
+
+
+class TopicMismatch(RuntimeError):
+    pass
+
+
+def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) -> None:
+    """Create missing topics; refuse to run on a topic whose partition count differs (Faust would crash)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="chatlens-admin", request_timeout_ms=15000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, partitions, replication_factor) for name in topics.ALL if name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker created it first
+        for described in admin.describe_topics(list(topics.ALL)):
+            found = len(described["partitions"])
+            if found != partitions:
+                raise TopicMismatch(
+                    f"topic {described['topic']!r} has {found} partitions but CHATLENS_PARTITIONS={partitions}; "
+                    "set CHATLENS_PARTITIONS to match, or recreate the topic")
+    finally:
+        admin.close()

@@ -1,0 +1,97 @@
+"""Publishing to Kafka: a request is acknowledged only after Kafka acknowledged (acks=all)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from pipeline import topics
+from schemas.events import Event, to_json, utc_now
+
+
+class PublishUnavailable(RuntimeError):
+    """Kafka did not take the records in time: the caller answers 503 so the sender retries."""
+
+
+class Publisher(Protocol):
+    async def publish(self, events: list[Event]) -> None: ...
+
+    async def dead_letter(self, letter: dict) -> None: ...
+
+    async def ping(self) -> None: ...
+
+
+def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
+                headers: dict[str, str] | None = None, received_at: datetime | None = None) -> dict:
+    """The record kept on the dead-letter topic: enough to understand and replay the request."""
+    return {"source": source, "bot_id": bot_id, "reason": reason,
+            "received_at": (received_at or utc_now()).isoformat(),
+            "headers": headers or {}, "body": body.decode("utf-8", errors="replace")}
+
+
+class KafkaPublisher:
+    def __init__(self, bootstrap: str, timeout_seconds: float):
+        self.bootstrap = bootstrap
+        self.timeout = timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, client_id="chatlens-ingest", acks="all",
+            enable_idempotence=True, linger_ms=2, request_timeout_ms=int(self.timeout * 1000))
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def _send_all(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+        assert self._producer is not None, "publisher not started"
+        try:
+            async with asyncio.timeout(self.timeout):
+                pending = [await self._producer.send(topic, value=value, key=key) for topic, key, value in records]
+                await asyncio.gather(*pending)
+        except (TimeoutError, KafkaError) as e:
+            raise PublishUnavailable(f"Kafka did not acknowledge within {self.timeout:g}s "
+                                     f"({type(e).__name__})") from e
+
+    async def publish(self, events: list[Event]) -> None:
+        await self._send_all([(topics.EVENTS, topics.event_key(e), to_json(e)) for e in events])
+
+    async def dead_letter(self, letter: dict) -> None:
+        key = (letter.get("bot_id") or "").encode() or None
+        await self._send_all([(topics.DEAD_LETTERS, key, json.dumps(letter).encode())])
+
+    async def ping(self) -> None:
+        assert self._producer is not None, "publisher not started"
+        try:
+            async with asyncio.timeout(2):
+                await self._producer.client.fetch_all_metadata()
+        except (TimeoutError, KafkaError) as e:
+            raise PublishUnavailable(f"Kafka metadata request failed ({type(e).__name__})") from e
+
+
+class MemoryPublisher:
+    """The in-memory twin: records what would have reached Kafka; `available=False` acts like an outage."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.dead_letters: list[dict] = []
+        self.available = True
+
+    async def publish(self, events: list[Event]) -> None:
+        await self.ping()
+        self.events += events
+
+    async def dead_letter(self, letter: dict) -> None:
+        await self.ping()
+        self.dead_letters.append(letter)
+
+    async def ping(self) -> None:
+        if not self.available:
+            raise PublishUnavailable("Kafka is unavailable (memory twin)")

@@ -1,0 +1,84 @@
+"""All configuration in one place: environment variables with defaults, validated at start."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    data_dir: Path = Field(Path(".data"), validation_alias="CHATLENS_DATA_DIR",
+                           description="worker state, embedded ClickHouse and the local broker")
+    kafka_bootstrap: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP",
+                                        description="host:port[,…] of a Kafka cluster; unset = start a local broker")
+    kafka_port: int = Field(19092, ge=1024, le=65534, validation_alias="CHATLENS_KAFKA_PORT",
+                            description="local broker port (its controller takes port + 1)")
+    clickhouse_url: str | None = Field(None, validation_alias="CLICKHOUSE_URL",
+                                       description="chdb:///path or http(s)://user:pass@host:port/db; "
+                                                   "unset = chdb:///<data dir>/chdb")
+    bots_file: Path = Field(Path("bots.toml"), validation_alias="CHATLENS_BOTS_FILE")
+    http_host: str = Field("127.0.0.1", validation_alias="CHATLENS_HTTP_HOST")
+    http_port: int = Field(8080, ge=1, le=65535, validation_alias="CHATLENS_HTTP_PORT")
+    admin_key: str | None = Field(None, validation_alias="CHATLENS_ADMIN_KEY",
+                                  description="Bearer key for cross-bot admin endpoints such as /v1/sql")
+    app_id: str = Field("chatlens", pattern=r"^[a-z][a-z0-9_-]*$", validation_alias="CHATLENS_APP_ID",
+                        description="Faust app id: consumer group and changelog topic prefix")
+    partitions: int = Field(4, ge=1, le=256, validation_alias="CHATLENS_PARTITIONS",
+                            description="partitions of every chatlens topic")
+    replication_factor: int = Field(1, ge=1, validation_alias="CHATLENS_REPLICATION_FACTOR")
+    ingest_timeout_seconds: float = Field(5.0, gt=0, le=60, validation_alias="CHATLENS_INGEST_TIMEOUT_SECONDS",
+                                          description="how long a request waits for Kafka before answering 503")
+    sink_batch_size: int = Field(500, ge=1, le=100_000, validation_alias="CHATLENS_SINK_BATCH_SIZE")
+    sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS")
+    session_timeout_seconds: float = Field(30.0, ge=6, le=300, validation_alias="CHATLENS_SESSION_TIMEOUT_SECONDS",
+                                           description="Kafka group session timeout: how soon a dead worker's "
+                                                       "partitions move")
+    worker_name: str = Field("worker", pattern=r"^[A-Za-z0-9_-]+$", validation_alias="CHATLENS_WORKER_NAME",
+                             description="names this worker's state directory; unique per worker on a host")
+    log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
+
+    @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("chdb:", "http://", "https://")):
+            raise ValueError(f"CLICKHOUSE_URL must start with chdb:, http:// or https:// (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _absolute_data_dir(self) -> Settings:
+        object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
+        return self
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @cached_property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @cached_property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.data_dir / 'chdb'}"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def worker_dir(self) -> Path:
+        return self.data_dir / "workers" / self.worker_name
+
+
+def load_settings() -> Settings:
+    return Settings()

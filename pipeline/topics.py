@@ -1,0 +1,14 @@
+"""Topic names and message keys: the one module that owns them."""
+
+from __future__ import annotations
+
+from schemas.events import Event
+
+EVENTS = "chatlens-events"
+DEAD_LETTERS = "chatlens-events-dlq"
+ALL = (EVENTS, DEAD_LETTERS)
+
+
+def event_key(event: Event) -> bytes:
+    """One user's events share a key, so they share a partition and stay in order."""
+    return f"{event.bot_id}:{event.user_id}".encode()

@@ -1,0 +1,169 @@
+"""The HTTP app: health, canonical event ingestion, raw event reads and read-only SQL (OpenAPI at /docs).
+
+Served by the worker process (chDB allows one engine per process, so everything that reads the
+embedded store asks the worker over HTTP).
+"""
+
+
+import asyncio
+import hmac
+from datetime import UTC, datetime
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from pipeline.bots import Bot
+from pipeline.ingest import events_for_bot
+from pipeline.publisher import PublishUnavailable, dead_letter
+from pipeline.services import Services
+from schemas.events import InvalidEvent, utc_now
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None):
+        super().__init__(status, detail={"error": error, "detail": detail}, headers=headers)
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send the bot's API key as 'Authorization: Bearer <key>'",
+                       {"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+class SqlRequest(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000, examples=["SELECT count() FROM events"])
+    parameters: dict[str, Any] = Field(default_factory=dict,
+                                       description="values for {name:Type} placeholders in the SQL")
+
+
+class Accepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+def create_api(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        start = getattr(services.publisher, "start", None)
+        if start:
+            await start()
+        try:
+            yield
+        finally:
+            stop = getattr(services.publisher, "stop", None)
+            if stop:
+                await stop()
+
+    api = FastAPI(title="chatlens", version="0.1.0", lifespan=lifespan,
+                  description="Conversation analytics: ingest chat events, query the Users section.")
+
+    @api.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+    def authorized_bot(bot_id: str, authorization: Annotated[str | None, Header()] = None) -> Bot:
+        token = _bearer(authorization)
+        bot = services.bots.get(bot_id)
+        if bot is None or not bot.accepts_key(token):
+            raise ApiError(401, "unauthorized", "unknown bot or wrong API key", {"WWW-Authenticate": "Bearer"})
+        return bot
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = _bearer(authorization)
+        key = services.settings.admin_key
+        if key is None:
+            raise ApiError(403, "forbidden", "set CHATLENS_ADMIN_KEY to enable admin endpoints")
+        if not hmac.compare_digest(token.encode(), key.encode()):
+            raise ApiError(401, "unauthorized", "wrong admin key", {"WWW-Authenticate": "Bearer"})
+
+    @api.get("/health", summary="Kafka, ClickHouse and sink status; 503 when any is down")
+    async def health() -> JSONResponse:
+        report: dict[str, Any] = {}
+        try:
+            await services.publisher.ping()
+            report["kafka"] = {"ok": True, "bootstrap": services.settings.bootstrap}
+        except PublishUnavailable as e:
+            report["kafka"] = {"ok": False, "error": str(e)}
+        try:
+            await asyncio.wait_for(asyncio.to_thread(services.store.count, "__health__"), 5)
+            report["clickhouse"] = {"ok": True, "url": _redacted(services.settings.clickhouse_dsn)}
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            report["clickhouse"] = {"ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+        report["sinks"] = {name: asdict(status) for name, status in services.sinks.items()}
+        ok = report["kafka"]["ok"] and report["clickhouse"]["ok"] and all(s.ok for s in services.sinks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", **report}, status_code=200 if ok else 503)
+
+    @api.post("/v1/bots/{bot_id}/events", status_code=202, response_model=Accepted,
+              summary="Ingest canonical events (one JSON object, a JSON array, or NDJSON lines)",
+              responses={400: {"description": "invalid events; kept on the dead-letter topic"},
+                         503: {"description": "Kafka did not acknowledge; retry"}})
+    async def post_events(bot: Annotated[Bot, Depends(authorized_bot)], request: Request) -> Accepted:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, "too_large", f"at most {MAX_BODY_BYTES} bytes per request")
+        received_at = utc_now()
+        try:
+            events = events_for_bot(body, bot.bot_id, received_at)
+        except InvalidEvent as e:
+            await _keep_dead_letter(dead_letter("events-api", bot.bot_id, e.problems, body, received_at=received_at))
+            raise ApiError(400, "invalid_event", e.problems) from None
+        try:
+            await services.publisher.publish(events)
+        except PublishUnavailable as e:
+            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
+        return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
+
+    async def _keep_dead_letter(letter: dict) -> None:
+        try:
+            await services.publisher.dead_letter(letter)
+        except PublishUnavailable as e:  # not kept: make the sender retry rather than lose it
+            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
+
+    @api.get("/v1/bots/{bot_id}/events", summary="Stored raw events of a bot (or one user), oldest first")
+    async def list_events(bot: Annotated[Bot, Depends(authorized_bot)], user_id: str = "",
+                          limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict:
+        events = await asyncio.to_thread(services.store.list, bot.bot_id, user_id, limit)
+        return {"events": [e.model_dump(mode="json") for e in events]}
+
+    @api.post("/v1/sql", dependencies=[Depends(admin)],
+              summary="Run read-only SQL on the store (analysts; embedded chDB is reachable only here)")
+    async def sql(request: SqlRequest) -> dict:
+        if services.clickhouse is None:
+            raise ApiError(501, "not_available", "no ClickHouse client in this process")
+        try:
+            result = await asyncio.to_thread(services.clickhouse.query, request.sql,
+                                             parameters=request.parameters, settings={"readonly": 1})
+        except Exception as e:  # noqa: BLE001 - the database's message is the useful answer
+            raise ApiError(400, "sql_error", str(e)[:2000]) from None
+        return {"columns": list(result.column_names), "rows": [list(map(_jsonable, r)) for r in result.result_rows]}
+
+    return api
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, int | float | str | bool | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime):  # the schema keeps every time in UTC; chDB hands them back naive
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _redacted(dsn: str) -> str:
+    scheme, sep, rest = dsn.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest

@@ -1,0 +1,17 @@
+"""SQL over the raw `events` table (parameters are server-side `{name:Type}` placeholders)."""
+
+EVENT_COLUMNS = ("bot_id", "user_id", "event_id", "kind", "channel", "occurred_at", "received_at", "payload")
+
+STORED_EVENT_IDS = """
+SELECT event_id FROM events
+WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)} AND event_id IN {event_ids:Array(String)}
+"""
+
+COUNT_EVENTS = "SELECT count() FROM events FINAL WHERE bot_id = {bot_id:String}"
+
+LIST_EVENTS = """
+SELECT payload FROM events FINAL
+WHERE bot_id = {bot_id:String} AND (empty({user_id:String}) OR user_id = {user_id:String})
+ORDER BY occurred_at, event_id
+LIMIT {limit:UInt32}
+"""
