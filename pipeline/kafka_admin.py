@@ -28,7 +28,7 @@ def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) 
             found = len(described["partitions"])
             if found != partitions:
                 raise TopicMismatch(
-                    f"topic {described['topic']!r} has {found} partitions but CHATLENS_PARTITIONS={partitions}; "
+                    f"topic {described['name']!r} has {found} partitions but CHATLENS_PARTITIONS={partitions}; "
                     "set CHATLENS_PARTITIONS to match, or recreate the topic")
     finally:
         admin.close()

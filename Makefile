@@ -1,0 +1,49 @@
+# chatlens: `make run` runs the pipeline, `make test` passes the tests. Both set up everything first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KAFKA_STAMP := $(VENV)/.kafka-jars
+BOTS_FILE := $(if $(wildcard bots.toml),bots.toml,bots.example.toml)
+
+.PHONY: run test test-unit test-integration test-e2e bench setup clean kafka-start kafka-stop
+
+setup: $(STAMP) $(KAFKA_STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 (>= 3.11) is needed"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# Kafka broker jars from Maven Central, cached in ~/.cache/chatlens (Maven's own cache is ~/.m2).
+$(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/broker.py
+	$(BIN)/python -c "from pipeline.broker import fetch_jars; print('Kafka jars in', fetch_jars())"
+	@touch $@
+
+run: setup
+	CHATLENS_BOTS_FILE=$${CHATLENS_BOTS_FILE:-$(BOTS_FILE)} CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} \
+		$(BIN)/chatlens run
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+test-e2e: setup
+	$(BIN)/python -m pytest -q tests/e2e
+
+kafka-start: setup
+	$(BIN)/chatlens kafka start
+
+kafka-stop: setup
+	$(BIN)/chatlens kafka stop
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .hypothesis test-artifacts
