@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +33,7 @@ def _to_utc_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-UtcTime = Annotated[datetime, Field(description="ISO 8601 with a time zone; stored in UTC, ms precision"),
+UtcTime = Annotated[AwareDatetime, Field(description="ISO 8601 with a time zone; stored in UTC, ms precision"),
                     AfterValidator(_to_utc_ms)]
 BotId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="the tenant")]
 UserId = Annotated[str, Field(min_length=3, max_length=300, pattern=r"^[a-z]+:.+$",
@@ -233,12 +234,15 @@ def describe(error: ValidationError) -> list[str]:
     problems = []
     for e in error.errors(include_url=False):
         where = ".".join(str(p) for p in e["loc"]) or "event"
+        message = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
-        shown = repr(got) if not isinstance(got, dict) else "an object"
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        problems.append(f"{where}: {e['msg']} (got {shown})" if e["type"] != "missing"
-                        else f"{where}: field required")
+        if e["type"] == "missing":
+            problems.append(f"{where}: field required")
+        elif isinstance(got, dict):  # a whole-object rule: the message says what is wrong
+            problems.append(f"{where}: {message}")
+        else:
+            shown = repr(got)
+            problems.append(f"{where}: {message} (got {shown[:77] + '...' if len(shown) > 80 else shown})")
     return problems
 
 

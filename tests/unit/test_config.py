@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.bots import BotConfigError, load_bots, parse_bots
+from pipeline.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
+
+
+def test_example_bots_file_loads_with_every_channel_of_the_demo_bot():
+    bots = load_bots(EXAMPLE)
+    demo = bots["demo"]
+    assert demo.inactivity_minutes == 10
+    assert {c: bool(demo.channel_secrets(c)) for c in ("telegram", "messenger", "livechat", "slack", "web")} == \
+        dict.fromkeys(("telegram", "messenger", "livechat", "slack", "web"), True)
+    assert bots["acme"].channel_secrets("telegram") is None
+
+
+def test_api_key_comparison_accepts_only_the_exact_key():
+    demo = load_bots(EXAMPLE)["demo"]
+    assert demo.accepts_key("demo-api-key-change-me")
+    assert not demo.accepts_key("demo-api-key-change-m")
+
+
+def test_bad_bot_config_names_the_key_and_problem():
+    with pytest.raises(BotConfigError, match=r"bots\.x\.api_key: String should have at least 16 characters"):
+        parse_bots('[bots.x]\napi_key = "short"\n')
+    with pytest.raises(BotConfigError, match=r"bots\.x\.telegram: field required|bots\.x\.colour"):
+        parse_bots('[bots.x]\napi_key = "0123456789abcdef"\ncolour = "red"\n')
+    with pytest.raises(BotConfigError, match="at least one"):
+        parse_bots("")
+    with pytest.raises(BotConfigError, match="cannot read"):
+        load_bots(Path("/nonexistent/bots.toml"))
+
+
+def test_settings_default_to_local_broker_and_embedded_chdb(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHATLENS_DATA_DIR", str(tmp_path))
+    for name in ("KAFKA_BOOTSTRAP", "CLICKHOUSE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.uses_local_broker and settings.bootstrap == "127.0.0.1:19092"
+    assert settings.clickhouse_dsn == f"chdb://{tmp_path}/chdb"
+
+
+def test_real_clusters_are_named_by_environment(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("CLICKHOUSE_URL", "http://u:p@ch:8123/chatlens")
+    settings = Settings()
+    assert not settings.uses_local_broker
+    assert (settings.bootstrap, settings.clickhouse_dsn) == ("k1:9092,k2:9092", "http://u:p@ch:8123/chatlens")
+
+
+def test_blank_environment_values_mean_unset(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", " ")
+    assert Settings().uses_local_broker
+
+
+def test_invalid_settings_are_refused_with_the_variable_named(monkeypatch):
+    monkeypatch.setenv("CLICKHOUSE_URL", "mysql://x")
+    with pytest.raises(ValidationError, match="CLICKHOUSE_URL must start with"):
+        Settings()
+    monkeypatch.delenv("CLICKHOUSE_URL")
+    monkeypatch.setenv("CHATLENS_HTTP_PORT", "99999")
+    with pytest.raises(ValidationError, match="CHATLENS_HTTP_PORT"):
+        Settings()
