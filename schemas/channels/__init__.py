@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,14 +103,18 @@ def from_unix(value: Any, path: str, unit: str = "s") -> datetime:
         raise PayloadError(path, expected, value) from None
 
 
-_DECIMAL_SECONDS = re.compile(r"\d{1,12}(\.\d{1,9})?")
+_DECIMAL_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 
 
 def from_decimal_string(value: Any, path: str) -> datetime:
     """Slack's "1355517523.000005" (seconds.microseconds, as a string) to UTC."""
     if not isinstance(value, str) or not _DECIMAL_SECONDS.fullmatch(value):
         raise PayloadError(path, 'a "seconds.micro" timestamp string', value)
-    return from_unix(float(value), path)
+    seconds, _, fraction = value.partition(".")  # exact: a float can turn .001000 into .000999
+    try:
+        return from_unix(int(seconds), path) + timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
+    except PayloadError:
+        raise PayloadError(path, 'a "seconds.micro" timestamp string', value) from None
 
 
 def from_iso(value: Any, path: str) -> datetime:

@@ -54,9 +54,10 @@ def parse(body: Any, *, bot_id: str, received_at: datetime) -> list[Event]:
 def _incoming_chat(payload: dict[str, Any], ctx: dict[str, Any]) -> list[Event]:
     chat = get(payload, "chat", "dict", "payload", required=True)
     chat_id = get(chat, "id", "str", "payload.chat", required=True)
-    customer = next((u for _, u in items(chat, "users", "payload.chat") if u.get("type") == "customer"), None)
+    user_path, customer = next(((p, u) for p, u in items(chat, "users", "payload.chat")
+                                if u.get("type") == "customer"), ("", None))
     if customer is not None:
-        ctx = {**ctx, "customer": get(customer, "id", "str", "payload.chat.users[].customer", required=True)}
+        ctx = {**ctx, "customer": get(customer, "id", "str", user_path, required=True)}
     threads = items(chat, "threads", "payload.chat")  # list_chats shape; the webhook sends `thread`
     if chat.get("thread") is not None:
         threads = [("payload.chat.thread", get(chat, "thread", "dict", "payload.chat"))]
@@ -66,7 +67,7 @@ def _incoming_chat(payload: dict[str, Any], ctx: dict[str, Any]) -> list[Event]:
         for path, event in items(thread, "events", where):
             events += _event(event, path, chat_id, thread_id, ctx)
         if customer is not None:
-            profile = _customer_profile(customer, "payload.chat.users[].customer", thread, chat)
+            profile = _customer_profile(customer, user_path, thread, chat)
             when = get(thread, "created_at", "str", where)
             events += _profile_event(profile, f"{CHANNEL}:{chat_id}:{thread_id}:profile:{ctx['customer']}",
                                      from_iso(when, f"{where}.created_at") if when else ctx["received_at"], ctx)
@@ -93,6 +94,7 @@ def _event(ev: dict[str, Any], where: str, chat_id: str, thread_id: str, ctx: di
     if customer is None:
         return []  # an agent's or bot's event in a chat whose customer we cannot name
     common = {"bot_id": ctx["bot_id"], "channel": CHANNEL, "user_id": user_id_for(CHANNEL, customer),
+              "received_at": ctx["received_at"],
               "occurred_at": from_iso(get(ev, "created_at", "str", where, required=True), f"{where}.created_at")}
     key = f"{CHANNEL}:{chat_id}:{thread_id}:{event_id}"
     if kind == "filled_form":  # pre-chat survey: another source of name and e-mail
@@ -156,6 +158,7 @@ def _click(chat_id: str, thread_id: str, rich_event_id: str, postback_id: str, u
     is_url = button_type == "url"
     return make(ButtonClick, event_id=f"{CHANNEL}:{chat_id}:{thread_id}:{rich_event_id}:postback:{postback_id}:{user}",
                 bot_id=ctx["bot_id"], channel=CHANNEL, user_id=user_id_for(CHANNEL, user), occurred_at=when,
+                received_at=ctx["received_at"],
                 button_type="url" if is_url else "postback", url=value if is_url else None,
                 payload=None if is_url else (value or postback_id))
 
@@ -209,6 +212,7 @@ def _profile_event(profile: dict[str, str | None], key: str, when: datetime, ctx
     if not profile or not ctx["customer"]:
         return []
     return [make(ProfileUpdate, event_id=key, bot_id=ctx["bot_id"], channel=CHANNEL, occurred_at=when,
+                 received_at=ctx["received_at"],
                  user_id=user_id_for(CHANNEL, ctx["customer"]), profile=profile)]
 
 

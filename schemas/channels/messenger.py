@@ -16,6 +16,7 @@ Ids: ``messenger:<mid>``; times are Unix **milliseconds**.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -47,9 +48,9 @@ def verify_subscription(params: Mapping[str, str], verify_token: str) -> str:
     token = params.get("hub.verify_token") or ""
     if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), verify_token.encode()):
         raise HandshakeRejected("hub.verify_token does not match")
-    challenge = params.get("hub.challenge")
-    if not challenge:
-        raise HandshakeRejected("hub.challenge is missing")
+    challenge = params.get("hub.challenge") or ""
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,128}", challenge):  # Meta sends an int; never reflect markup
+        raise HandshakeRejected("hub.challenge is missing or not a plain token")
     return challenge
 
 
@@ -63,11 +64,12 @@ def parse(body: Any, *, bot_id: str, received_at: datetime) -> list[Event]:
         fallback_time = get(entry, "time", "int", where)
         for key in ("messaging", "standby"):
             for path, item in items(entry, key, where):
-                events += _item(item, path, fallback_time, bot_id)
+                events += _item(item, path, fallback_time, bot_id, received_at)
     return events
 
 
-def _item(item: dict[str, Any], where: str, fallback_time: int | None, bot_id: str) -> list[Event]:
+def _item(item: dict[str, Any], where: str, fallback_time: int | None, bot_id: str,
+          received_at: datetime) -> list[Event]:
     kind = next((k for k in ("message", "postback", "referral") if item.get(k) is not None), None)
     if kind is None:
         return []
@@ -77,7 +79,8 @@ def _item(item: dict[str, Any], where: str, fallback_time: int | None, bot_id: s
     ms = ms if ms is not None else fallback_time
     if ms is None:
         raise PayloadError(f"{where}.timestamp", "Unix time in milliseconds", MISSING)
-    ctx = {"bot_id": bot_id, "channel": CHANNEL, "occurred_at": from_unix(ms, f"{where}.timestamp", "ms")}
+    ctx = {"bot_id": bot_id, "channel": CHANNEL, "occurred_at": from_unix(ms, f"{where}.timestamp", "ms"),
+           "received_at": received_at}
     if kind == "message":
         return _message(get(item, "message", "dict", where), item, where, ctx)
     psid = _user(item["sender"], f"{where}.sender")

@@ -46,7 +46,7 @@ def parse(body: Any, *, bot_id: str, received_at: datetime) -> list[Event]:
         body = _form_payload(body["payload"])
     kind = get(body, "type", "str", "", required=True)
     if kind == "event_callback":
-        return _event_callback(body, bot_id)
+        return _event_callback(body, bot_id, received_at)
     if kind == "block_actions":
         return _block_actions(body, bot_id, received_at)
     return []
@@ -63,7 +63,7 @@ def _form_payload(raw: Any) -> dict[str, Any]:
         raise PayloadError("payload", "a JSON string", raw) from None
 
 
-def _event_callback(body: dict[str, Any], bot_id: str) -> list[Event]:
+def _event_callback(body: dict[str, Any], bot_id: str, received_at: datetime) -> list[Event]:
     event = get(body, "event", "dict", "", required=True)
     if get(event, "type", "str", "event", required=True) != "message":
         return []
@@ -83,6 +83,7 @@ def _event_callback(body: dict[str, Any], bot_id: str) -> list[Event]:
         user, direction = get(event, "user", "str", "event", required=True), "inbound"
     return [make(Message, event_id=f"{CHANNEL}:{channel}:{ts}", bot_id=bot_id, channel=CHANNEL,
                  user_id=user_id_for(CHANNEL, user), occurred_at=from_decimal_string(ts, "event.ts"),
+                 received_at=received_at,
                  direction=direction, text=slack_text(get(event, "text", "str", "event") or ""),
                  attachments=[_file(f, path) for path, f in items(event, "files", "event")])]
 
@@ -130,7 +131,7 @@ def _block_actions(body: dict[str, Any], bot_id: str, received_at: datetime) -> 
         url = get(action, "url", "str", path)
         ts = get(action, "action_ts", "str", path)
         events.append(make(ButtonClick, event_id=f"{CHANNEL}:action:{trigger}:{action_id}", bot_id=bot_id,
-                           channel=CHANNEL, user_id=uid,
+                           channel=CHANNEL, user_id=uid, received_at=received_at,
                            occurred_at=from_decimal_string(ts, f"{path}.action_ts") if ts else received_at,
                            button_type="url" if url else "postback", url=url,
                            title=slack_text(get(label, "text", "str", f"{path}.text") or ""),
@@ -138,6 +139,6 @@ def _block_actions(body: dict[str, Any], bot_id: str, received_at: datetime) -> 
     username = text_of(get(user, "username", "str", "user"))
     if events and username:
         events.append(make(ProfileUpdate, event_id=f"{CHANNEL}:action:{trigger}:profile", bot_id=bot_id,
-                           channel=CHANNEL, user_id=uid, occurred_at=events[0].occurred_at,
+                           channel=CHANNEL, user_id=uid, occurred_at=events[0].occurred_at, received_at=received_at,
                            profile={"username": username}))
     return events

@@ -54,7 +54,8 @@ def _message(msg: dict[str, Any], where: str, bot_id: str, received_at: datetime
     attachments = _attachments(msg, where)
     if not text and not attachments:
         return []  # service messages: joins, pins, title changes...
-    common = {"bot_id": bot_id, "user_id": uid, "channel": CHANNEL,  # date 0: scheduled, not yet sent
+    common = {"bot_id": bot_id, "user_id": uid, "channel": CHANNEL, "received_at": received_at,
+              # date is 0 for a scheduled message not sent yet
               "occurred_at": from_unix(date, f"{where}.date") if date > 0 else received_at}
     key = f"{CHANNEL}:{chat_id}:{message_id}"
     events: list[Event] = [make(Message, event_id=key, direction="inbound", text=text,
@@ -88,7 +89,8 @@ def _callback(cq: dict[str, Any], where: str, bot_id: str, received_at: datetime
     user = get(cq, "from", "dict", where, required=True)
     uid = user_id_for(CHANNEL, get(user, "id", "int", f"{where}.from", required=True))
     data = get(cq, "data", "str", where) or get(cq, "game_short_name", "str", where)
-    common = {"bot_id": bot_id, "user_id": uid, "channel": CHANNEL, "occurred_at": received_at}
+    common = {"bot_id": bot_id, "user_id": uid, "channel": CHANNEL, "occurred_at": received_at,
+              "received_at": received_at}
     key = f"{CHANNEL}:callback:{callback_id}"
     events: list[Event] = [make(ButtonClick, event_id=key, button_type="postback",
                                 title=_button_text(cq.get("message"), data), payload=data, **common)]

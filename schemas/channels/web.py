@@ -56,15 +56,15 @@ def parse(body: Any, *, bot_id: str, received_at: datetime) -> list[Event]:
     get(body, "events", "list", "", required=True)
     events: list[Event] = []
     for where, event in items(body, "events", ""):
-        events += _event(event, where, bot_id)
+        events += _event(event, where, bot_id, received_at)
     return events
 
 
-def _event(ev: dict[str, Any], where: str, bot_id: str) -> list[Event]:
+def _event(ev: dict[str, Any], where: str, bot_id: str, received_at: datetime) -> list[Event]:
     event_id = get(ev, "id", "id", where, required=True)
     kind = get(ev, "type", "str", where, required=True)
     visitor = get(ev, "visitor", "dict", where, required=True)
-    common = {"bot_id": bot_id, "channel": CHANNEL,
+    common = {"bot_id": bot_id, "channel": CHANNEL, "received_at": received_at,
               "user_id": user_id_for(CHANNEL, get(visitor, "id", "id", f"{where}.visitor", required=True)),
               "occurred_at": from_iso(get(ev, "occurred_at", "str", where, required=True), f"{where}.occurred_at")}
     events: list[Event] = []

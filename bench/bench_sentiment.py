@@ -1,0 +1,69 @@
+"""Throughput of pipeline.sentiment.score over a realistic mix of chat messages.
+
+Run: .venv/bin/python bench/bench_sentiment.py   (prints messages/second on this machine)
+"""
+
+import itertools
+import time
+
+from pipeline.sentiment import score
+
+# About a third carry emoji (skin tones, ZWJ sequences, flags included); the rest are plain
+# chat: greetings, questions, laughter, complaints, emoticons, a little non-English text.
+MESSAGES = [
+    "hello",
+    "hi, I need help with my order",
+    "where is my package?",
+    "thanks a lot!",
+    "thank you so much, you are amazing 😍",
+    "hahaha",
+    "lol ok",
+    "so slow!",
+    "this bot is useless, I want a human",
+    "it crashed again...",
+    "can you reset my password please",
+    "ok 👍",
+    "👍🏽",
+    "great job guys 👏👏",
+    "I'm not happy with the delivery 😡",
+    "😂😂😂 that's hilarious",
+    "why is it so laggy today",
+    "no",
+    "yes please",
+    ":)",
+    "that's not what I asked for :(",
+    "love it ❤️",
+    "menu",
+    "what are your opening hours?",
+    "merci beaucoup 🇫🇷",
+    "the app keeps freezing when I open settings",
+    "hehe nice",
+    "👨‍👩‍👧 family plan price?",
+    "I have been waiting for 2 hours 😢",
+    "lmao ok ok",
+    "Cool, see you tomorrow!",
+    "💩 service",
+    "how do I cancel my subscription",
+    "Perfect, it works now 🎉🙏",
+    "order #48213 never arrived",
+    "wow that was fast 🔥",
+    "ugh",
+    "can I talk to someone?",
+    "😭",
+    "good morning ☀️",
+]
+
+
+def measure(n: int = 20000) -> float:
+    """Messages per second scored by score() over n messages cycled from MESSAGES."""
+    for message in MESSAGES:  # warm up: build the analyzer and its emoji cache
+        score(message)
+    batch = list(itertools.islice(itertools.cycle(MESSAGES), n))
+    start = time.perf_counter()
+    for message in batch:
+        score(message)
+    return n / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    print(f"{measure():,.0f} messages/s")
