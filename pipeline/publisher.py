@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -26,12 +28,19 @@ class Publisher(Protocol):
     async def ping(self) -> None: ...
 
 
+KEPT_HEADERS_EXCLUDED = {"authorization", "cookie"}
+
+
 def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
-                headers: dict[str, str] | None = None, received_at: datetime | None = None) -> dict:
-    """The record kept on the dead-letter topic: enough to understand and replay the request."""
+                headers: Mapping[str, str] | None = None, received_at: datetime | None = None) -> dict:
+    """The record kept on the dead-letter topic: enough to understand the failure and replay the request.
+
+    `source` is "events-api", "events-topic" or "webhook:<channel>"; the body is kept byte for byte.
+    """
+    kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() not in KEPT_HEADERS_EXCLUDED}
     return {"source": source, "bot_id": bot_id, "reason": reason,
-            "received_at": (received_at or utc_now()).isoformat(),
-            "headers": headers or {}, "body": body.decode("utf-8", errors="replace")}
+            "received_at": (received_at or utc_now()).isoformat(), "headers": kept,
+            "body": body.decode("utf-8", errors="replace"), "body_base64": base64.b64encode(body).decode()}
 
 
 class KafkaPublisher:

@@ -20,6 +20,7 @@ from pipeline.bots import Bot
 from pipeline.ingest import events_for_bot
 from pipeline.publisher import PublishUnavailable, dead_letter
 from pipeline.services import Services
+from pipeline.webhooks import add_webhook_routes
 from schemas.events import InvalidEvent, utc_now
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -145,6 +146,7 @@ def create_api(services: Services) -> FastAPI:
             raise ApiError(400, "sql_error", str(e)[:2000]) from None
         return {"columns": list(result.column_names), "rows": [list(map(_jsonable, r)) for r in result.result_rows]}
 
+    add_webhook_routes(api, services)
     return api
 
 
