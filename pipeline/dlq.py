@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline import topics
 from pipeline.ingest import events_for_bot
+from pipeline.kafka_admin import partition_count
 from pipeline.webhooks import decode_body
 from schemas.channels import PARSERS, PayloadError
 from schemas.events import Event, InvalidEvent
@@ -36,8 +37,8 @@ async def read_letters(bootstrap: str, limit: int = 1000) -> list[Letter]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topics.DEAD_LETTERS, p)
-                      for p in sorted(await consumer.partitions_for_topic(topics.DEAD_LETTERS) or [])]
+        count = await asyncio.to_thread(partition_count, bootstrap, topics.DEAD_LETTERS)
+        partitions = [TopicPartition(topics.DEAD_LETTERS, p) for p in range(count)]
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -45,7 +46,7 @@ async def read_letters(bootstrap: str, limit: int = 1000) -> list[Letter]:
         ends = await consumer.end_offsets(partitions)
         letters: list[Letter] = []
         async with asyncio.timeout(60):
-            while any(await consumer.position(tp) < ends[tp] for tp in partitions) and len(letters) < limit:
+            while len(letters) < limit and [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
                 for tp, records in (await consumer.getmany(timeout_ms=500)).items():
                     letters += [Letter(f"{tp.partition}:{r.offset}", _decode(r.value)) for r in records]
         return letters[:limit]

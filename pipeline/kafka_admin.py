@@ -32,3 +32,14 @@ def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) 
                     "set CHATLENS_PARTITIONS to match, or recreate the topic")
     finally:
         admin.close()
+
+
+def partition_count(bootstrap: str, topic: str) -> int:
+    """Partitions of an existing topic; 0 when it does not exist."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="chatlens-admin", request_timeout_ms=15000)
+    try:
+        if topic not in set(admin.list_topics()):
+            return 0
+        return len(admin.describe_topics([topic])[0]["partitions"])
+    finally:
+        admin.close()

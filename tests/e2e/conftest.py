@@ -10,12 +10,20 @@ from tests.support.worker import WorkerProcess
 ADMIN_KEY = "e2e-admin-key"
 
 
+CHANNEL_SECRETS = {  # the demo bot's, from bots.example.toml
+    "telegram": {"secret_token": "demo-telegram-secret"},
+    "messenger": {"app_secret": "demo-messenger-app-secret", "verify_token": "demo-messenger-verify"},
+    "livechat": {"secret_key": "demo-livechat-secret"},
+    "slack": {"signing_secret": "demo-slack-signing-secret"},
+    "web": {"signing_key": "whsec_ZGVtby13ZWItd2lkZ2V0LXNpZ25pbmcta2V5"},
+}
+
+
 def bots_toml(bot_id: str, api_key: str) -> str:
-    return f"""
-[bots.{bot_id}]
-api_key = "{api_key}"
-inactivity_minutes = 10
-"""
+    tables = [f'[bots.{bot_id}]\napi_key = "{api_key}"\ninactivity_minutes = 10']
+    for channel, secrets in CHANNEL_SECRETS.items():
+        tables.append(f"[bots.{bot_id}.{channel}]\n" + "\n".join(f'{k} = "{v}"' for k, v in secrets.items()))
+    return "\n".join(tables) + "\n"
 
 
 @pytest.fixture
@@ -40,7 +48,7 @@ def make_worker(tmp_path):
             "CHATLENS_SINK_BATCH_SECONDS": "0.2",
             **env,
         }, tmp_path / f"worker-{bot_id}.log")
-        worker.bot_id, worker.api_key = bot_id, api_key
+        worker.bot_id, worker.api_key, worker.bootstrap = bot_id, api_key, broker.bootstrap
         workers.append(worker)
         return worker
 
