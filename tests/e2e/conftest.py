@@ -32,9 +32,9 @@ def make_worker(tmp_path):
     workers: list[WorkerProcess] = []
 
     def make(broker, *, bot_id: str | None = None, app_id: str | None = None, data_dir=None,
-             **env) -> WorkerProcess:
+             api_key: str | None = None, **env) -> WorkerProcess:
         bot_id = bot_id or f"bot{uuid.uuid4().hex[:8]}"
-        api_key = f"key-{bot_id}-0123456789"
+        api_key = api_key or f"key-{bot_id}-0123456789"
         bots = tmp_path / f"bots-{bot_id}.toml"
         bots.write_text(bots_toml(bot_id, api_key))
         worker = WorkerProcess({

@@ -1,0 +1,40 @@
+"""The README's shell examples, run as written against a real worker (only the port differs)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+
+
+def run(block: str, worker) -> list[dict]:
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in re.findall(r"\{.*?\}(?=\{|$)", result.stdout.strip(), flags=re.M)]
+
+
+def test_webhook_curl_examples_are_accepted(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo").start()
+    [block] = [b for b in shell_blocks() if "/webhooks/telegram/demo" in b]
+    answers = run(block, worker)
+    assert [a["accepted"] for a in answers] == [2, 1, 1]
+    assert answers[2]["event_ids"] == ["slack:D1:1700000000.000100"]
+
+
+def test_event_ingestion_curl_example_is_accepted(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [block] = [b for b in shell_blocks() if "/v1/bots/demo/events" in b]
+    block = "\n".join(line for line in block.splitlines() if "chatlens sql" not in line)
+    assert run(block, worker)[-1] == {"accepted": 1, "event_ids": ["m1"]}
