@@ -13,6 +13,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from queries import events as sql
+from queries import projections
 from queries.migrate import migrate
 from schemas.events import Event, parse_event, to_json
 
@@ -91,3 +92,60 @@ class MemoryEventStore:
     def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]:
         chosen = [e for (b, _), e in self.events.items() if b == bot_id and (not user_id or e.user_id == user_id)]
         return sorted(chosen, key=lambda e: (e.occurred_at, e.event_id))[:limit]
+
+
+class ProjectionStore(Protocol):
+    def write(self, rows: list[dict]) -> int:
+        """Upsert coalesced rows (newest version per key wins); then apply erasures."""
+
+
+class ClickHouseProjectionStore:
+    def __init__(self, client: Client):
+        self.client = client
+
+    def write(self, rows: list[dict]) -> int:
+        by_table: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            by_table[row["table"]].append(row)
+        for table, columns in projections.COLUMNS.items():
+            if by_table[table]:
+                self.client.insert(table, [[row[c] for c in columns] for row in by_table[table]],
+                                   column_names=list(columns))
+        for erasure in by_table["erasures"]:
+            params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
+            self.client.command(projections.ERASE_SESSIONS, parameters=params)
+            self.client.command(projections.ERASE_MESSAGES, parameters=params)
+        return len(rows)
+
+    def current(self, table: str, bot_id: str) -> list[dict]:
+        sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,
+               "messages": projections.CURRENT_MESSAGES}[table]
+        result = self.client.query(sql, parameters={"bot_id": bot_id})
+        return [dict(zip(result.column_names, r)) for r in result.result_rows]
+
+
+class MemoryProjectionStore:
+    """The in-memory twin of ClickHouseProjectionStore: latest version per key, erasures by time."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, dict] = {}
+
+    def write(self, rows: list[dict]) -> int:
+        from pipeline.projection import row_key
+        for row in rows:
+            if row["table"] == "erasures":
+                continue
+            key = row_key(row)
+            if key not in self.rows or row["version"] >= self.rows[key]["version"]:
+                self.rows[key] = row
+        for erasure in (r for r in rows if r["table"] == "erasures"):
+            for key, row in list(self.rows.items()):
+                when = row.get("occurred_at") or row.get("started_at")
+                if row["table"] != "users" and (row["bot_id"], row["user_id"]) == (erasure["bot_id"], erasure["user_id"]) \
+                        and when <= erasure["until"]:
+                    del self.rows[key]
+        return len(rows)
+
+    def current(self, table: str, bot_id: str) -> list[dict]:
+        return [r for (t, b, *_), r in sorted(self.rows.items()) if t == table and b == bot_id
+                and not r.get("is_deleted")]

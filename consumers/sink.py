@@ -55,3 +55,59 @@ class RetryingWriter(Generic[T]):
             self.status.rows_written += written
             self.status.batches_written += 1
             return written
+
+
+class KafkaSink:
+    """Writes the events and rows topics to ClickHouse, in a consumer group of its own.
+
+    Separate from the Faust group so that exactly the workers that hold the store run it (embedded
+    chDB allows one process); offsets are committed only after both stores have the batch.
+    """
+
+    def __init__(self, bootstrap: str, group_id: str, *, events: RetryingWriter, rows: RetryingWriter,
+                 batch_size: int, batch_seconds: float, session_timeout_seconds: float):
+        self.bootstrap, self.group_id = bootstrap, group_id
+        self.events, self.rows = events, rows
+        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.session_timeout_ms = int(session_timeout_seconds * 1000)
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.errors import CommitFailedError
+
+        from pipeline import topics
+        from pipeline.projection import coalesce, decode_row
+        from schemas.events import InvalidEvent, parse_event
+
+        consumer = AIOKafkaConsumer(
+            topics.EVENTS, topics.ROWS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
+            max_poll_records=self.batch_size, session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
+        await consumer.start()
+        try:
+            while True:
+                fetched = await consumer.getmany(timeout_ms=int(self.batch_seconds * 1000),
+                                                 max_records=self.batch_size)
+                events, rows = [], []
+                for tp, records in fetched.items():
+                    for record in records:
+                        if tp.topic == topics.ROWS:
+                            rows.append(decode_row(record.value))
+                            continue
+                        try:
+                            events.append(parse_event(record.value))
+                        except InvalidEvent:
+                            pass  # the stream processor dead-letters it; the raw store keeps events only
+                if not fetched:
+                    continue
+                if events:
+                    await self.events.write(events)
+                if rows:
+                    await self.rows.write(coalesce(rows))
+                try:
+                    await consumer.commit()
+                except CommitFailedError:
+                    log.warning("sink offsets not committed (group rebalanced); the batch will be written again")
+        finally:
+            await consumer.stop()

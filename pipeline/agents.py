@@ -1,43 +1,68 @@
-"""Faust agents: short loops that call the pure code and the sinks."""
+"""Faust agents: short loops that call the pure code; the ClickHouse sink runs beside them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import faust
 
-from consumers.sink import RetryingWriter, SinkStatus
+from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
+from pipeline import topics
+from pipeline.projection import Projected, coalesce, encode_row, project
 from pipeline.publisher import dead_letter
+from pipeline.sentiment import score
 from pipeline.services import Services
-from schemas.events import Event, InvalidEvent, parse_event
+from schemas.events import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
 
 
-def decode(values: list[bytes]) -> tuple[list[Event], list[dict]]:
-    """Events, and dead letters for records on the topic that are not events (never dropped)."""
-    events, letters = [], []
-    for value in values:
-        try:
-            events.append(parse_event(value))
-        except InvalidEvent as e:
-            letters.append(dead_letter("events-topic", None, e.problems, value))
-    return events, letters
-
-
-def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, services: Services) -> None:
-    writer = RetryingWriter(services.store.write, status=services.sinks.setdefault("raw_events", SinkStatus()))
+def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
+             services: Services) -> None:
     settings = services.settings
+    # keys are the events' own Kafka keys (raw bytes); values JSON (faust's defaults)
+    table = app.Table("user-projection", default=None, key_type=bytes, partitions=settings.partitions)
 
-    @app.agent(events_topic, name="raw-events-sink", concurrency=1)
-    async def store_raw_events(stream: faust.StreamT) -> None:
-        # noack_take: offsets are acked by hand, only after ClickHouse has the rows
+    @app.agent(events_topic, name="user-projection", concurrency=1)
+    async def project_users(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_seconds):
-            events, letters = decode([e.value for e in batch])     # [Event], [dead letter dict]
-            for letter in letters:
-                log.warning("record on %s is not an event: %s", events_topic.get_topic_name(), letter["reason"])
-                await (await dead_letters.send(value=json.dumps(letter).encode()))
-            await writer.write(events)                               # retries until stored
+            pending: dict[bytes, Projected] = {}
+            rows = []
+            for message in batch:                                   # faust Event: .key bytes, .value bytes
+                try:
+                    event = parse_event(message.value)
+                except InvalidEvent as e:
+                    letter = dead_letter("events-topic", None, e.problems, message.value)
+                    await (await dead_letters.send(value=json.dumps(letter).encode()))
+                    continue
+                # the table and its store work on the current event's partition (noack_take batches span several)
+                stream._set_current_event(message)
+                key = topics.event_key(event)
+                current = pending.get(key) or Projected.from_dict(table.get(key))
+                pending[key], new_rows = project(current, event, score=score, grace=services.grace,
+                                                 window=services.window_for(event.bot_id))
+                rows += new_rows
+            # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
+            sent = [await rows_topic.send(key=f"{r['bot_id']}:{r['user_id']}".encode(), value=encode_row(r))
+                    for r in coalesce(rows)]
+            await asyncio.gather(*sent)
+            for message in batch:
+                stream._set_current_event(message)
+                key = message.key
+                if key in pending:
+                    table[key] = pending.pop(key).to_dict()
             for message in batch:
                 await stream.ack(message)
+
+    if settings.sink_enabled and services.store is not None and services.projections is not None:
+        sink = KafkaSink(
+            settings.bootstrap, f"{settings.app_id}-sink", batch_size=settings.sink_batch_size,
+            batch_seconds=settings.sink_batch_seconds, session_timeout_seconds=settings.session_timeout_seconds,
+            events=RetryingWriter(services.store.write, status=services.sinks.setdefault("events", SinkStatus())),
+            rows=RetryingWriter(services.projections.write, status=services.sinks.setdefault("rows", SinkStatus())))
+
+        @app.task
+        async def clickhouse_sink() -> None:
+            await sink.run()

@@ -7,7 +7,7 @@ import logging
 import faust
 from faust.contrib.asgi import serve_asgi
 
-from consumers.clickhouse import ClickHouseEventStore, connect
+from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
 from pipeline import agents, topics
 from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
@@ -19,11 +19,14 @@ log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings) -> Services:
+    """A worker with CHATLENS_SINK=false opens no ClickHouse (embedded chDB allows one process)."""
     bots = load_bots(settings.bots_file)
+    publisher = KafkaPublisher(settings.bootstrap, settings.ingest_timeout_seconds)
+    if not settings.sink_enabled:
+        return Services(settings=settings, bots=bots, publisher=publisher, store=None)
     client = connect(settings.clickhouse_dsn)
-    return Services(settings=settings, bots=bots,
-                    publisher=KafkaPublisher(settings.bootstrap, settings.ingest_timeout_seconds),
-                    store=ClickHouseEventStore(client), clickhouse=client)
+    return Services(settings=settings, bots=bots, publisher=publisher, store=ClickHouseEventStore(client),
+                    projections=ClickHouseProjectionStore(client), clickhouse=client)
 
 
 def build_app(settings: Settings, services: Services) -> faust.App:
@@ -50,7 +53,8 @@ def build_app(settings: Settings, services: Services) -> faust.App:
                    "partitions": settings.partitions}
     events_topic = app.topic(topics.EVENTS, **serializers)
     dead_letters = app.topic(topics.DEAD_LETTERS, **serializers)
-    agents.register(app, events_topic, dead_letters, services)
+    rows_topic = app.topic(topics.ROWS, **serializers)
+    agents.register(app, events_topic, dead_letters, rows_topic, services)
     serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port)
     return app
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from consumers.clickhouse import EventStore
+from consumers.clickhouse import EventStore, ProjectionStore
 from consumers.sink import SinkStatus
 from pipeline.bots import Bot
 from pipeline.publisher import Publisher
@@ -17,6 +18,19 @@ class Services:
     settings: Settings
     bots: dict[str, Bot]
     publisher: Publisher
-    store: EventStore
+    store: EventStore | None  # None in a worker that does not hold the store (CHATLENS_SINK=false)
+    projections: ProjectionStore | None = None
     clickhouse: Any = None  # clickhouse-connect client for read-only SQL; None in unit tests
     sinks: dict[str, SinkStatus] = field(default_factory=dict)
+    windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
+
+    def window_for(self, bot_id: str) -> timedelta:
+        """The bot's inactivity window: a run-time change, else its configuration, else 10 minutes."""
+        if bot_id in self.windows:
+            return self.windows[bot_id]
+        bot = self.bots.get(bot_id)
+        return timedelta(minutes=bot.inactivity_minutes if bot else 10)
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.settings.late_grace_hours)

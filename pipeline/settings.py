@@ -35,6 +35,10 @@ class Settings(BaseSettings):
                                           description="how long a request waits for Kafka before answering 503")
     sink_batch_size: int = Field(500, ge=1, le=100_000, validation_alias="CHATLENS_SINK_BATCH_SIZE")
     sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS")
+    late_grace_hours: float = Field(24.0, ge=0, le=24 * 30, validation_alias="CHATLENS_LATE_GRACE_HOURS",
+                                    description="how late an event may arrive and still land in the right session")
+    sink_enabled: bool = Field(True, validation_alias="CHATLENS_SINK",
+                               description="this worker writes ClickHouse (embedded chDB: exactly one worker may)")
     session_timeout_seconds: float = Field(30.0, ge=6, le=300, validation_alias="CHATLENS_SESSION_TIMEOUT_SECONDS",
                                            description="Kafka group session timeout: how soon a dead worker's "
                                                        "partitions move")

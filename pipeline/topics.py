@@ -6,7 +6,8 @@ from schemas.events import Event
 
 EVENTS = "chatlens-events"
 DEAD_LETTERS = "chatlens-events-dlq"
-ALL = (EVENTS, DEAD_LETTERS)
+ROWS = "chatlens-rows"  # projection rows from the stream processors to the ClickHouse sink
+ALL = (EVENTS, DEAD_LETTERS, ROWS)
 
 
 def event_key(event: Event) -> bytes:

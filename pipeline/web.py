@@ -93,11 +93,14 @@ def create_api(services: Services) -> FastAPI:
             report["kafka"] = {"ok": True, "bootstrap": services.settings.bootstrap}
         except PublishUnavailable as e:
             report["kafka"] = {"ok": False, "error": str(e)}
-        try:
-            await asyncio.wait_for(asyncio.to_thread(services.store.count, "__health__"), 5)
-            report["clickhouse"] = {"ok": True, "url": _redacted(services.settings.clickhouse_dsn)}
-        except Exception as e:  # noqa: BLE001 - reported, not raised
-            report["clickhouse"] = {"ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+        if services.store is None:
+            report["clickhouse"] = {"ok": True, "detail": "CHATLENS_SINK=false: this worker holds no store"}
+        else:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(services.store.count, "__health__"), 5)
+                report["clickhouse"] = {"ok": True, "url": _redacted(services.settings.clickhouse_dsn)}
+            except Exception as e:  # noqa: BLE001 - reported, not raised
+                report["clickhouse"] = {"ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
         report["sinks"] = {name: asdict(status) for name, status in services.sinks.items()}
         ok = report["kafka"]["ok"] and report["clickhouse"]["ok"] and all(s.ok for s in services.sinks.values())
         return JSONResponse({"status": "ok" if ok else "degraded", **report}, status_code=200 if ok else 503)
@@ -131,7 +134,7 @@ def create_api(services: Services) -> FastAPI:
     @api.get("/v1/bots/{bot_id}/events", summary="Stored raw events of a bot (or one user), oldest first")
     async def list_events(bot: Annotated[Bot, Depends(authorized_bot)], user_id: str = "",
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict:
-        events = await asyncio.to_thread(services.store.list, bot.bot_id, user_id, limit)
+        events = await asyncio.to_thread(require(services.store).list, bot.bot_id, user_id, limit)
         return {"events": [e.model_dump(mode="json") for e in events]}
 
     @api.post("/v1/sql", dependencies=[Depends(admin)],
@@ -148,6 +151,13 @@ def create_api(services: Services) -> FastAPI:
 
     add_webhook_routes(api, services)
     return api
+
+
+def require(store: Any) -> Any:
+    """Reads need the store; a worker started with CHATLENS_SINK=false has none."""
+    if store is None:
+        raise ApiError(503, "no_store", "this worker holds no store (CHATLENS_SINK=false); ask the one that does")
+    return store
 
 
 def _jsonable(value: Any) -> Any:

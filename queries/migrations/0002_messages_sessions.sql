@@ -1,10 +1,10 @@
 -- One row per message (inbound and outbound) with its sentiment score: transcripts and history.
+-- Sessions group messages by time at query time (a late event may merge sessions after the fact).
 CREATE TABLE IF NOT EXISTS messages
 (
     bot_id       LowCardinality(String),
     user_id      String,
     event_id     String,
-    session_id   String,
     channel      LowCardinality(String),
     direction    LowCardinality(String),
     text         String,

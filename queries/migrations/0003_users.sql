@@ -34,7 +34,11 @@ CREATE TABLE IF NOT EXISTS users
     attributes              Map(String, String),
     tags                    Array(String),
     segments                Array(String),
-    last_session            String DEFAULT '{}',
+    last_session_start      Nullable(DateTime64(3, 'UTC')),
+    last_session_end        Nullable(DateTime64(3, 'UTC')),
+    last_session_messages   UInt32 DEFAULT 0,
+    last_session_sentiment  Nullable(Float64),
+    last_session_profile    Map(String, String),
     updated_at              DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(version, is_deleted)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.channels import HandshakeRejected, PayloadError, messenger
 from schemas.events import Attachment, ButtonClick, InvalidEvent, Message, Profile, ProfileUpdate
+from tests.support import fuzz
 
 BOT = "acme_bot"
 PAGE = "106541234567890"
@@ -168,40 +168,11 @@ def test_verification_handshake_is_rejected(params, token):
 
 
 # --- fuzz
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-    | st.sampled_from(["", "x" * 70_000, "😀" * 300, "\ud800", "\x00", "page", "1" * 400]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from _paths(child, (*prefix, key))
-
-
-@st.composite
-def mutated(draw, examples):
-    """A documented payload with a few values replaced by random JSON or removed."""
-    doc = copy.deepcopy(draw(st.sampled_from(examples)))
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(doc))))
-        if not path:
-            return draw(JSON)
-        parent = doc
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON)
-    return doc
+JSON = fuzz.json_values("😀" * 300, "page", "1" * 400)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(JSON, mutated([TEXT_WITH_QUICK_REPLY, IMAGE, POSTBACK])))
+@given(st.one_of(JSON, fuzz.mutated([TEXT_WITH_QUICK_REPLY, IMAGE, POSTBACK], JSON)))
 def test_fuzzed_notifications_give_events_or_a_named_error(body):
     try:
         events = parse(body)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.channels import PayloadError, slack
 from schemas.events import Attachment, ButtonClick, InvalidEvent, Message, Profile, ProfileUpdate
+from tests.support import fuzz
 
 BOT = "acme_bot"
 RECEIVED = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
@@ -163,45 +164,16 @@ def test_structurally_wrong_payload_names_the_field(body, field, expected):
 
 
 # --- fuzz
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-    | st.sampled_from(["", "x" * 70_000, ":tada:" * 2000, "\ud800", "\x00", "message", "button", "bot_message",
-                       "1355517523.000005", "99999999999999.9", "A0PNCHHK2", "U0BOTUSER"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from _paths(child, (*prefix, key))
-
-
-@st.composite
-def mutated(draw, examples):
-    """A documented payload with a few values replaced by random JSON or removed."""
-    doc = copy.deepcopy(draw(st.sampled_from(examples)))
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(doc))))
-        if not path:
-            return draw(JSON)
-        parent = doc
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON)
-    return doc
+JSON = fuzz.json_values(":tada:" * 2000, "message", "button", "bot_message",
+                        "1355517523.000005", "99999999999999.9", "A0PNCHHK2", "U0BOTUSER")
 
 
 BOT_REPLY = with_event(user="U0BOTUSER", bot_id="B0BOT", app_id="A0PNCHHK2", parent_user_id="U2147483697")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(JSON, mutated([MESSAGE_IM, BLOCK_ACTIONS, BOT_REPLY]),
-                 mutated([BLOCK_ACTIONS]).map(lambda p: {"payload": json.dumps(p)})))
+@given(st.one_of(JSON, fuzz.mutated([MESSAGE_IM, BLOCK_ACTIONS, BOT_REPLY], JSON),
+                 fuzz.mutated([BLOCK_ACTIONS], JSON).map(lambda p: {"payload": json.dumps(p)})))
 def test_fuzzed_payloads_give_events_or_a_named_error(body):
     try:
         events = parse(body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import textwrap
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.channels import PayloadError, web
 from schemas.events import Attachment, ButtonClick, InvalidEvent, Message, Profile, ProfileUpdate
+from tests.support import fuzz
 
 BOT = "acme_bot"
 RECEIVED = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
@@ -109,41 +109,12 @@ def test_a_name_longer_than_the_schema_allows_is_an_invalid_event():
 
 
 # --- fuzz
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-    | st.sampled_from(["", "x" * 70_000, "😀" * 300, "\ud800", "\x00", "message.created", "button.clicked",
-                       "url", "postback", "inbound", "2026-11-20T09:14:00Z", "0001-01-01T00:00:00+01:00"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from _paths(child, (*prefix, key))
-
-
-@st.composite
-def mutated(draw, examples):
-    """A documented payload with a few values replaced by random JSON or removed."""
-    doc = copy.deepcopy(draw(st.sampled_from(examples)))
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(_paths(doc))))
-        if not path:
-            return draw(JSON)
-        parent = doc
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON)
-    return doc
+JSON = fuzz.json_values("😀" * 300, "message.created", "button.clicked",
+                        "url", "postback", "inbound", "2026-11-20T09:14:00Z", "0001-01-01T00:00:00+01:00")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(JSON, mutated([EXAMPLE])))
+@given(st.one_of(JSON, fuzz.mutated([EXAMPLE], JSON)))
 def test_fuzzed_bodies_give_events_or_a_named_error(body):
     try:
         events = parse(body)

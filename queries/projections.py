@@ -1,0 +1,31 @@
+"""Columns of the projection tables the sink writes, and the SQL it runs (one module owns them)."""
+
+MESSAGE_COLUMNS = ("bot_id", "user_id", "event_id", "channel", "direction", "text", "attachments", "sentiment",
+                   "occurred_at", "version", "is_deleted")
+SESSION_COLUMNS = ("bot_id", "user_id", "session_id", "started_at", "ended_at", "duration_seconds", "interactions",
+                   "messages", "clicks", "avg_sentiment", "version", "is_deleted")
+PROFILE_COLUMNS = ("name", "email", "country", "city", "region", "language", "referrer", "ip", "timezone",
+                   "integration", "source", "gender", "username", "avatar", "external_user_id")
+USER_COLUMNS = ("bot_id", "user_id", "version", "is_deleted", *PROFILE_COLUMNS, "banned", "channels", "sessions",
+                "messages_sent", "clicks", "time_spent_seconds", "avg_sentiment", "first_seen", "last_seen",
+                "last_message_at", "attributes", "tags", "segments", "last_session_start", "last_session_end",
+                "last_session_messages", "last_session_sentiment", "last_session_profile")
+COLUMNS = {"messages": MESSAGE_COLUMNS, "sessions": SESSION_COLUMNS, "users": USER_COLUMNS}
+TIME_COLUMNS = {"occurred_at", "started_at", "ended_at", "first_seen", "last_seen", "last_message_at",
+                "last_session_start", "last_session_end"}
+
+# A deleted user's sessions and messages up to the deletion leave the projections (lightweight delete).
+ERASE_SESSIONS = """
+DELETE FROM sessions WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
+  AND started_at <= {until:DateTime64(3, 'UTC')}
+"""
+ERASE_MESSAGES = """
+DELETE FROM messages WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
+  AND occurred_at <= {until:DateTime64(3, 'UTC')}
+"""
+
+CURRENT_USERS = "SELECT * FROM users FINAL WHERE bot_id = {bot_id:String} ORDER BY user_id"
+CURRENT_SESSIONS = """
+SELECT * FROM sessions FINAL WHERE bot_id = {bot_id:String} ORDER BY user_id, started_at, session_id
+"""
+CURRENT_MESSAGES = "SELECT * FROM messages FINAL WHERE bot_id = {bot_id:String} ORDER BY user_id, occurred_at, event_id"
