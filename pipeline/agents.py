@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 
 import faust
+from faust import streams as faust_streams
 
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
 from pipeline import topics
@@ -17,6 +19,15 @@ from pipeline.services import Services
 from schemas.events import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
+
+
+def on_partition_of(message: faust.EventT) -> None:
+    """Point Faust's table at this message's partition (its store and changelog follow the current event).
+
+    A noack_take batch spans partitions, so this is set per message. Only the context variable is set:
+    the stream's own `current_event` attribute feeds noack_take's buffer, and changing it loses events.
+    """
+    faust_streams._current_event.set(weakref.ref(message))
 
 
 def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
@@ -37,8 +48,7 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                     letter = dead_letter("events-topic", None, e.problems, message.value)
                     await (await dead_letters.send(value=json.dumps(letter).encode()))
                     continue
-                # the table and its store work on the current event's partition (noack_take batches span several)
-                stream._set_current_event(message)
+                on_partition_of(message)
                 key = topics.event_key(event)
                 current = pending.get(key) or Projected.from_dict(table.get(key))
                 pending[key], new_rows = project(current, event, score=score, grace=services.grace,
@@ -49,7 +59,7 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                     for r in coalesce(rows)]
             await asyncio.gather(*sent)
             for message in batch:
-                stream._set_current_event(message)
+                on_partition_of(message)
                 key = message.key
                 if key in pending:
                     table[key] = pending.pop(key).to_dict()

@@ -123,6 +123,44 @@ def migrate() -> None:
     console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
+def _admin_request(settings: Settings) -> tuple[str, dict[str, str]]:
+    if not settings.admin_key:
+        raise click.ClickException("set CHATLENS_ADMIN_KEY (the same as the worker's)")
+    return (f"http://{settings.http_host}:{settings.http_port}",
+            {"Authorization": f"Bearer {settings.admin_key}"})
+
+
+@main.command()
+@click.option("--apply", is_flag=True, help="swap the recomputed tables in (default: only compare)")
+def rebuild(apply: bool) -> None:
+    """Recompute users, sessions and messages from the raw events with the stream's own fold.
+
+    Without --apply it compares and exits 1 when the live tables differ from the recomputation.
+    """
+    from rich.progress import Progress
+    base, headers = _admin_request(_settings())
+    report = None
+    with Progress(console=console) as bar, httpx.stream(
+            "POST", f"{base}/v1/admin/rebuild", params={"apply": apply}, headers=headers, timeout=None) as response:
+        if response.status_code != 200:
+            raise click.ClickException(f"{response.status_code}: {response.read().decode()}")
+        task = bar.add_task("rebuilding users", total=None)
+        for line in response.iter_lines():
+            item = json.loads(line)
+            if "error" in item:
+                raise click.ClickException(item["error"])
+            if "report" in item:
+                report = item["report"]
+            else:
+                bar.update(task, completed=item["done"], total=item["total"])
+    differences = report["differences"]
+    console.print(f"{report['users']} users, {report['rows']} rows recomputed; differences from the live tables: "
+                  + ", ".join(f"{t} {n}" for t, n in differences.items())
+                  + ("; recomputed tables swapped in" if report["applied"] else ""))
+    if any(differences.values()) and not report["applied"]:
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("query")
 @click.option("--param", "-p", multiple=True, metavar="NAME=VALUE", help="value for a {NAME:Type} placeholder")

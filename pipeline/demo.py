@@ -118,7 +118,8 @@ def _person(rng: random.Random, index: int, channel: str, native_id: str | int) 
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     language, country, code, region, city, timezone = rng.choice(PLACES)
     handle = "".join(c for c in f"{first}{last}".lower() if c.isascii() and c.isalpha())
-    username = f"{handle[:12]}{rng.randint(1, 99)}" if rng.random() < 0.6 else f"{handle[:1]}_{handle[len(first):][:10]}"
+    username = (f"{handle[:12]}{rng.randint(1, 99)}" if rng.random() < 0.6
+                else f"{handle[:1]}_{handle[len(first):][:10]}")
     return Person(index=index, channel=channel, native_id=native_id, first_name=first, last_name=last,
                   username=username, email=f"{username}@example.com" if rng.random() < 0.6 else None,
                   language=language, country=country, country_code=code, region=region, city=city,
@@ -138,8 +139,9 @@ def _sessions(rng: random.Random, window: timedelta, now: datetime) -> list[list
         script = _script(rng, first=number == 0, live=is_live)
         offsets = _offsets(rng, script, window)
         start = now - offsets[-1] if is_live else now - HISTORY + slot * number + slot / 2 * rng.random()
-        sessions.append([Step(kind, start + offset, text, buttons, button, live=is_live and i == len(script) - 1)
-                         for i, ((kind, text, buttons, button), offset) in enumerate(zip(script, offsets, strict=True))])
+        last = len(script) - 1
+        sessions.append([Step(kind, start + offsets[i], text, buttons, button, live=is_live and i == last)
+                         for i, (kind, text, buttons, button) in enumerate(script)])
     return sessions
 
 

@@ -108,15 +108,12 @@ class Messenger(_Renderer):
             elif step.kind == "in":
                 item = {"message": {"mid": mid, "text": step.text}}
             elif step.kind == "out":  # the page's own reply comes back as an echo
-                echo = {"mid": mid, "is_echo": True, "app_id": self.app_id, "text": step.text}
-                if step.buttons and not any(b.url for b in step.buttons):
-                    echo["quick_replies"] = [{"content_type": "text", "title": b.title, "payload": b.payload}
-                                             for b in step.buttons]
-                item = {"message": echo}
+                item = {"message": {"mid": mid, "is_echo": True, "app_id": self.app_id, "text": step.text}}
             elif step.kind == "click" and step.button and not step.button.url:  # web_url sends nothing
                 b = step.button
-                item = ({"message": {"mid": mid, "text": b.title, "quick_reply": {"payload": b.payload}}}
-                        if self.rng.random() < 0.5 else {"postback": {"mid": mid, "title": b.title, "payload": b.payload}})
+                quick_reply = {"message": {"mid": mid, "text": b.title, "quick_reply": {"payload": b.payload}}}
+                item = quick_reply if self.rng.random() < 0.5 else {
+                    "postback": {"mid": mid, "title": b.title, "payload": b.payload}}
             if item is not None:
                 sender, recipient = (self.page, p.native_id) if step.kind == "out" else (p.native_id, self.page)
                 item = {"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": unix_ms(step.at), **item}
@@ -130,48 +127,49 @@ class LiveChat(_Renderer):
         super().__init__(rng)
         self.organization = self.uuid()
         self.bot_id = "%032x" % rng.getrandbits(128)  # LiveChat bot agents have 32-hex ids
+        self.rich = ""  # the last rich message offered, which a click answers
 
     def native_id(self) -> str:
         return self.uuid()
 
     def render(self, p: Person, steps: list[Step]) -> Rendered:
-        state = self.users.setdefault(p.user_id, {"chat": self.token(10)})
-        thread, n, out = self.token(10), 0, []
-        chat_id, customer = state["chat"], p.native_id
-        for step in steps:
-            if step.kind == "start":
+        chat_id = self.users.setdefault(p.user_id, {"chat": self.token(10)})["chat"]
+        thread, out = self.token(10), []
+        for n, step in enumerate((s for s in steps if s.kind != "start"), 1):
+            if step.kind == "click" and step.live and step.button:  # v3.6 postback webhook: no time of its own
+                b = step.button
+                postback = {"id": f"action_{slug(b)}", "toggled": True, "button_type": "url" if b.url else "message",
+                            "button_value": b.url or b.payload}
+                out.append((step.at, self._envelope("incoming_rich_message_postback", {
+                    "user_id": p.native_id, "chat_id": chat_id, "thread_id": thread, "event_id": self.rich,
+                    "postback": postback}, p.native_id)))
+            elif (event := self._event(p, f"{thread}_{n}", thread, step)) is None:
                 continue
-            n += 1
-            event: dict[str, Any] = {"id": f"{thread}_{n}", "type": "message", "created_at": iso(step.at, "microseconds"),
-                                     "visibility": "all", "author_id": self.bot_id if step.kind == "out" else customer,
-                                     "text": step.text}
-            if step.kind == "out" and step.buttons:
-                event = {**event, "type": "rich_message", "template_id": "quick_replies", "elements": [{
-                    "title": step.text, "buttons": [{"text": b.title, "type": "url" if b.url else "message",
-                                                     "value": b.url or b.payload, "postback_id": f"action_{slug(b)}",
-                                                     "user_ids": []} for b in step.buttons]}]}
-                del event["text"]
-                state["rich"] = event["id"]
-            elif step.kind == "click" and step.button:
-                b, pid = step.button, f"action_{slug(step.button)}"
-                if step.live:  # incoming_rich_message_postback (v3.6): no time, taken at receipt
-                    out.append((step.at, self._envelope("incoming_rich_message_postback", {
-                        "user_id": customer, "chat_id": chat_id, "thread_id": thread, "event_id": state["rich"],
-                        "postback": {"id": pid, "toggled": True, "button_type": "url" if b.url else "message",
-                                     "button_value": b.url or b.payload}}, customer)))
-                    continue
-                if b.url:
-                    continue  # an old-style URL button is opened client-side, unreported
-                event = {**event, "text": b.title, "postback": {"id": pid, "thread_id": thread,
-                                                                "event_id": state["rich"], "type": "message",
-                                                                "value": b.payload}}
-            if not out:  # a new thread of the customer's chat opens with its first event
-                out.append((step.at, self._envelope("incoming_chat", {"chat": self._chat(p, chat_id, thread, step, event)},
-                                                    customer)))
+            elif not out:  # a new thread of the customer's chat opens with its first event
+                chat = self._chat(p, chat_id, thread, step, event)
+                out.append((step.at, self._envelope("incoming_chat", {"chat": chat}, p.native_id)))
             else:
                 out.append((step.at, self._envelope("incoming_event", {"chat_id": chat_id, "thread_id": thread,
-                                                                       "event": event}, customer)))
+                                                                       "event": event}, p.native_id)))
         return out
+
+    def _event(self, p: Person, event_id: str, thread: str, step: Step) -> dict[str, Any] | None:
+        event = {"id": event_id, "type": "message", "visibility": "all", "created_at": iso(step.at, "microseconds"),
+                 "author_id": self.bot_id if step.kind == "out" else p.native_id, "text": step.text}
+        if step.kind == "out" and step.buttons:  # quick replies: a rich message the customer can click
+            self.rich = event_id
+            buttons = [{"text": b.title, "type": "url" if b.url else "message", "value": b.url or b.payload,
+                        "postback_id": f"action_{slug(b)}", "user_ids": []} for b in step.buttons]
+            return {**{k: v for k, v in event.items() if k != "text"}, "type": "rich_message",
+                    "template_id": "quick_replies", "elements": [{"title": step.text, "buttons": buttons}]}
+        if step.kind == "click" and step.button:
+            b = step.button
+            if b.url:
+                return None  # opened in the browser; only the v3.6 postback webhook (live) reports it
+            return {**event, "text": b.title, "postback": {"id": f"action_{slug(b)}", "thread_id": thread,
+                                                           "event_id": self.rich, "type": "message",
+                                                           "value": b.payload}}
+        return event
 
     def _chat(self, p: Person, chat_id: str, thread: str, first: Step, event: dict[str, Any]) -> dict[str, Any]:
         customer = {"id": p.native_id, "type": "customer", "name": p.name, "created_at": iso(first.at),
@@ -224,25 +222,25 @@ class Slack(_Renderer):
                     state["prompt"] = event
                 out.append((step.at, self._callback(event, step)))
             elif step.kind == "click" and step.button and state.get("prompt"):
-                prompt = state["prompt"]
-                action = {**self._button(step.button), "block_id": "choices", "action_ts": ts}
-                out.append((step.at, {
-                    "type": "block_actions", "user": {"id": p.native_id, "username": p.username, "name": p.username,
-                                                      "team_id": self.team},
-                    "api_app_id": self.app, "token": self.token_,
-                    "container": {"type": "message", "message_ts": prompt["ts"], "channel_id": state["dm"],
-                                  "is_ephemeral": False, "thread_ts": prompt["thread_ts"]},
-                    "trigger_id": f"{self.rng.randint(10**10, 10**11)}.{self.rng.randint(10**10, 10**11)}."
-                                  + "%032x" % self.rng.getrandbits(128),
-                    "team": {"id": self.team, "domain": "shop-example"}, "channel": {"id": state["dm"],
-                                                                                     "name": "directmessage"},
-                    "message": {k: prompt[k] for k in ("type", "user", "bot_id", "text", "ts", "blocks")},
-                    "response_url": f"https://hooks.slack.com/actions/{self.team}/{self.rng.getrandbits(40)}/x",
-                    "actions": [action]}))
+                out.append((step.at, self._block_actions(p, state["dm"], state["prompt"], step.button, ts)))
         return out
 
+    def _block_actions(self, p: Person, dm: str, prompt: dict[str, Any], button: Button, ts: str) -> dict[str, Any]:
+        """The interactivity payload of a button in the bot's message (sent form-encoded)."""
+        numbers = (self.rng.randint(10**10, 10**11), self.rng.randint(10**10, 10**11))
+        trigger = f"{numbers[0]}.{numbers[1]}.{self.rng.getrandbits(128):032x}"
+        return {"type": "block_actions", "api_app_id": self.app, "token": self.token_, "trigger_id": trigger,
+                "user": {"id": p.native_id, "username": p.username, "name": p.username, "team_id": self.team},
+                "container": {"type": "message", "message_ts": prompt["ts"], "channel_id": dm,
+                              "is_ephemeral": False, "thread_ts": prompt["thread_ts"]},
+                "team": {"id": self.team, "domain": "shop-example"}, "channel": {"id": dm, "name": "directmessage"},
+                "message": {k: prompt[k] for k in ("type", "user", "bot_id", "text", "ts", "blocks")},
+                "response_url": f"https://hooks.slack.com/actions/{self.team}/{self.rng.getrandbits(40)}/x",
+                "actions": [{**self._button(button), "block_id": "choices", "action_ts": ts}]}
+
     def _button(self, b: Button) -> dict[str, Any]:
-        button = {"type": "button", "action_id": slug(b), "text": {"type": "plain_text", "text": b.title, "emoji": True}}
+        label = {"type": "plain_text", "text": b.title, "emoji": True}
+        button = {"type": "button", "action_id": slug(b), "text": label}
         return {**button, "url": b.url} if b.url else {**button, "value": b.payload}
 
     def _callback(self, event: dict[str, Any], step: Step) -> dict[str, Any]:
@@ -262,15 +260,17 @@ class Web(_Renderer):
     def native_id(self) -> str:
         return "vis_" + "%012x" % self.rng.getrandbits(48)
 
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{self.rng.getrandbits(64):016x}"
+
     def render(self, p: Person, steps: list[Step]) -> Rendered:
         state = self.users.setdefault(p.user_id, {"sessions": 0})
         state["sessions"] += 1
         out: Rendered = []
         inbound = 0
         for step in steps:
-            event: dict[str, Any] = {"id": "evt_" + "%016x" % self.rng.getrandbits(64), "occurred_at": iso(step.at),
-                                     "visitor": {"id": p.native_id}}
-            msg_id = "msg_" + "%016x" % self.rng.getrandbits(64)
+            event: dict[str, Any] = {"id": self._id("evt"), "occurred_at": iso(step.at), "visitor": {"id": p.native_id}}
+            msg_id = self._id("msg")
             if step.kind in ("in", "out"):
                 event |= {"type": "message.created", "message": {
                     "id": msg_id, "direction": "inbound" if step.kind == "in" else "outbound", "text": step.text}}
@@ -279,7 +279,8 @@ class Web(_Renderer):
                 b = step.button
                 click = {"message_id": state.get("prompt"), "button_id": slug(b), "label": b.title,
                          "kind": "url" if b.url else "postback"}
-                event |= {"type": "button.clicked", "click": click | ({"url": b.url} if b.url else {"payload": b.payload})}
+                click |= {"url": b.url} if b.url else {"payload": b.payload}
+                event |= {"type": "button.clicked", "click": click}
             else:
                 continue
             events = [event]
@@ -291,11 +292,12 @@ class Web(_Renderer):
                                         "city": p.city, "region": p.region}
             inbound += step.kind == "in"
             if state["sessions"] == 1 and inbound == 2 and step.kind == "in" and p.email:  # the pre-chat form
-                events.append({"id": "evt_" + "%016x" % self.rng.getrandbits(64), "type": "visitor.identified",
+                events.append({"id": self._id("evt"), "type": "visitor.identified",
                                "occurred_at": iso(step.at), "visitor": {"id": p.native_id},
                                "profile": {"name": p.name, "email": p.email, "username": p.username}})
             out.append((step.at, {"site_id": "site_demo_shop", "events": events}))
         return out
+
 
 RENDERERS: dict[str, type] = {"telegram": Telegram, "messenger": Messenger, "livechat": LiveChat,
                               "slack": Slack, "web": Web}

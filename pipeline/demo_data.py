@@ -110,14 +110,15 @@ LINES = {
                 "nobody answers here 😒"],
     "curious": ["how much is shipping to Canada?", "do you have this in size M?", "can I change my order?",
                 "where is my package??", "is there a student discount?", "what are your opening hours?",
-                "¿tenéis talla M?", "can I pay with PayPal?", "does it come in blue? 💙", "how do I reset my password?",
-                "is the sale still on?", "ok", "order #48213", "hmm let me check 🤔"],
+                "¿tenéis talla M?", "can I pay with PayPal?", "does it come in blue? 💙",
+                "how do I reset my password?", "is the sale still on?", "ok", "order #48213", "hmm let me check 🤔"],
 }
 REPLIES = {
     "greeting": ["Hi! 👋 How can I help you today?", "Hello! What can I do for you?",
                  "Hey there 😊 Ask me anything about your order."],
     "happy": ["Glad I could help! 😊", "You're welcome! Anything else?", "Happy to help 🙌"],
-    "annoyed": ["Sorry about that 😔 Let me look into it.", "I'm sorry for the wait. A human agent will join shortly.",
+    "annoyed": ["Sorry about that 😔 Let me look into it.",
+                "I'm sorry for the wait. A human agent will join shortly.",
                 "That's not the experience we want for you. I've escalated it."],
     "curious": ["Good question! Here's what I found:", "Let me check that for you…",
                 "Shipping is free over €50 🚚", "Yes, it's available in S, M and L."],

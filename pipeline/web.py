@@ -7,13 +7,14 @@ embedded store asks the worker over HTTP).
 
 import asyncio
 import hmac
+import json
 from datetime import UTC, datetime
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from pipeline.bots import Bot
@@ -148,6 +149,35 @@ def create_api(services: Services) -> FastAPI:
         except Exception as e:  # noqa: BLE001 - the database's message is the useful answer
             raise ApiError(400, "sql_error", str(e)[:2000]) from None
         return {"columns": list(result.column_names), "rows": [list(map(_jsonable, r)) for r in result.result_rows]}
+
+    @api.post("/v1/admin/rebuild", dependencies=[Depends(admin)],
+              summary="Recompute users, sessions and messages from the raw events; NDJSON progress, then a report")
+    async def rebuild(apply: bool = False) -> StreamingResponse:
+        from consumers.rebuild import rebuild as run_rebuild
+        client = require(services.clickhouse)
+        loop, queue = asyncio.get_running_loop(), asyncio.Queue()
+
+        def progress(done: int, total: int) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, {"done": done, "total": total})
+
+        def work() -> None:
+            try:
+                report = run_rebuild(client, window_for=services.window_for, grace=services.grace, apply=apply,
+                                     progress=progress)
+                loop.call_soon_threadsafe(queue.put_nowait, {"report": asdict(report)})
+            except Exception as e:  # noqa: BLE001 - reported to the caller
+                loop.call_soon_threadsafe(queue.put_nowait, {"error": f"{type(e).__name__}: {e}"})
+
+        async def lines():
+            task = asyncio.create_task(asyncio.to_thread(work))
+            while True:
+                item = await queue.get()
+                yield json.dumps(item) + "\n"
+                if "report" in item or "error" in item:
+                    break
+            await task
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     add_webhook_routes(api, services)
     return api

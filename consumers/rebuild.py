@@ -1,0 +1,77 @@
+"""`chatlens rebuild`: recompute every projection from the raw events table with the same fold the
+stream uses, into fresh tables; report the differences; optionally swap them in.
+
+Runs where the store is (the worker, for embedded chDB). While it runs, rows the stream writes go
+to the live tables; run it when ingestion is quiet, or run it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pipeline.projection import rebuild_rows
+from pipeline.sentiment import score
+from queries import projections, rebuild as sql
+from schemas.events import Event, parse_event
+
+FLUSH_ROWS = 20_000
+
+
+@dataclass
+class RebuildReport:
+    users: int = 0
+    rows: int = 0
+    differences: dict[str, int] = field(default_factory=dict)
+    applied: bool = False
+
+
+def _users(client) -> Iterator[tuple[str, list[Event]]]:
+    """Each user's events in time order, streamed in blocks (memory stays flat)."""
+    current, events = None, []
+    with client.query_row_block_stream(sql.EVENTS_BY_USER) as blocks:
+        for block in blocks:
+            for bot_id, user_id, payload in block:
+                if (bot_id, user_id) != current and events:
+                    yield current[0], events
+                    events = []
+                current = (bot_id, user_id)
+                events.append(parse_event(payload))
+    if events:
+        yield current[0], events
+
+
+def rebuild(client, *, window_for: Callable[[str], timedelta], grace: timedelta, apply: bool = False,
+            progress: Callable[[int, int], None] = lambda done, total: None) -> RebuildReport:
+    total = client.query(sql.USERS_TO_REBUILD).result_rows[0][0]
+    for table in sql.PROJECTION_TABLES:
+        client.command(sql.drop(table))
+        client.command(sql.create_like(table))
+    report, pending = RebuildReport(), []
+    for bot_id, events in _users(client):
+        pending += rebuild_rows(events, score=score, window=window_for(bot_id), grace=grace)
+        report.users += 1
+        if len(pending) >= FLUSH_ROWS:
+            report.rows += _insert(client, pending)
+            pending = []
+        if report.users % 100 == 0 or report.users == total:
+            progress(report.users, total)
+    report.rows += _insert(client, pending)
+    progress(report.users, total)
+    report.differences = {t: client.query(sql.differences(t)).result_rows[0][0] for t in sql.PROJECTION_TABLES}
+    if apply:
+        for table in sql.PROJECTION_TABLES:
+            client.command(sql.exchange(table))
+        report.applied = True
+    for table in sql.PROJECTION_TABLES:
+        client.command(sql.drop(table))
+    return report
+
+
+def _insert(client, rows: list[dict]) -> int:
+    for table, columns in projections.COLUMNS.items():
+        chosen = [[r[c] for c in columns] for r in rows if r["table"] == table]
+        if chosen:
+            client.insert(table + sql.SUFFIX, chosen, column_names=list(columns))
+    return len(rows)

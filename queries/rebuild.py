@@ -1,0 +1,33 @@
+"""SQL of `chatlens rebuild`: replay raw events into fresh tables, compare, swap."""
+
+PROJECTION_TABLES = ("users", "sessions", "messages")
+SUFFIX = "_rebuild"
+
+USERS_TO_REBUILD = "SELECT uniqExact(bot_id, user_id) FROM events FINAL"
+
+# One user's events arrive together and in time order: the fold reads them as a stream.
+EVENTS_BY_USER = "SELECT bot_id, user_id, payload FROM events FINAL ORDER BY bot_id, user_id, occurred_at, event_id"
+
+
+def drop(table: str) -> str:
+    return f"DROP TABLE IF EXISTS {table}{SUFFIX}"
+
+
+def create_like(table: str) -> str:
+    return f"CREATE TABLE {table}{SUFFIX} AS {table}"
+
+
+def exchange(table: str) -> str:
+    return f"EXCHANGE TABLES {table} AND {table}{SUFFIX}"
+
+
+# Versions of session and message rows depend on arrival order; their content must not.
+_IGNORED = {"users": "updated_at", "sessions": "version", "messages": "version"}
+
+
+def differences(table: str) -> str:
+    """Rows present on one side only (latest versions, deleted rows hidden by FINAL)."""
+    ignored = _IGNORED[table]
+    live = f"SELECT * EXCEPT ({ignored}) FROM {table} FINAL"
+    rebuilt = f"SELECT * EXCEPT ({ignored}) FROM {table}{SUFFIX} FINAL"
+    return f"SELECT (SELECT count() FROM ({live} EXCEPT {rebuilt})) + (SELECT count() FROM ({rebuilt} EXCEPT {live}))"
