@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=256, validation_alias="CHATLENS_PARTITIONS",
                             description="partitions of every chatlens topic")
     replication_factor: int = Field(1, ge=1, validation_alias="CHATLENS_REPLICATION_FACTOR")
-    ingest_timeout_seconds: float = Field(5.0, gt=0, le=60, validation_alias="CHATLENS_INGEST_TIMEOUT_SECONDS",
-                                          description="how long a request waits for Kafka before answering 503")
+    ingest_timeout_seconds: float = Field(2.5, gt=0, le=60, validation_alias="CHATLENS_INGEST_TIMEOUT_SECONDS",
+                                          description="how long a request waits for Kafka before answering 503 "
+                                                      "(Slack allows 3 s for an answer)")
     sink_batch_size: int = Field(500, ge=1, le=100_000, validation_alias="CHATLENS_SINK_BATCH_SIZE")
     sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS")
     late_grace_hours: float = Field(24.0, ge=0, le=24 * 30, validation_alias="CHATLENS_LATE_GRACE_HOURS",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,8 +93,24 @@ def test_malformed_payload_is_kept_listed_and_a_fixed_letter_replays_into_clickh
     letters = run_cli(worker, "dlq", "list", "--limit", "100000").stdout
     ids = [line.split()[1] for line in letters.splitlines() if worker.bot_id in line and "test" in line]
     assert len(ids) == 1, letters
+    shown = run_cli(worker, "dlq", "show", ids[0])
+    assert shown.returncode == 0 and json.loads(shown.stdout)["marker"] == letter["marker"]
     for _ in range(2):
         replay = run_cli(worker, "dlq", "replay", ids[0])
         assert replay.returncode == 0 and "replayed 1 letter(s)" in replay.stdout, replay.stdout + replay.stderr
     n = len(PARSERS["web"](good, bot_id=worker.bot_id, received_at=datetime.now(UTC)))
     assert len(wait_stored(worker, n)) == n
+
+
+def test_demo_command_populates_every_channel(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    example = Path(__file__).resolve().parents[2] / "bots.example.toml"
+    result = subprocess.run([CHATLENS, "demo", "--users", "15", "--seed", "4", "--url", worker.url],
+                            env={**os.environ, "CHATLENS_BOTS_FILE": str(example)}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    accepted = int(re.search(r"(\d+) of (\d+) events accepted", result.stdout).group(1))
+    rows = worker.wait_for("SELECT count() FROM events WHERE bot_id = 'demo'", [[accepted]], timeout=30)
+    assert rows == [[accepted]]
+    channels = worker.wait_for("SELECT groupUniqArray(channel) FROM events WHERE bot_id = 'demo'", None, timeout=1)
+    assert sorted(channels[0][0]) == ["livechat", "messenger", "slack", "telegram", "web"]
