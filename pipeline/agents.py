@@ -11,7 +11,7 @@ import faust
 from faust import streams as faust_streams
 
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
-from pipeline import topics
+from pipeline import bot_settings, topics
 from pipeline.projection import Projected, coalesce, encode_row, project
 from pipeline.publisher import dead_letter
 from pipeline.sentiment import score
@@ -65,6 +65,10 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                     table[key] = pending.pop(key).to_dict()
             for message in batch:
                 await stream.ack(message)
+
+    @app.task
+    async def follow_bot_settings() -> None:
+        await bot_settings.follow(settings.bootstrap, services.apply_bot_settings)
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         sink = KafkaSink(

@@ -18,7 +18,9 @@ def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="chatlens-admin", request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, partitions, replication_factor) for name in topics.ALL if name not in existing]
+        missing = [NewTopic(name, partitions, replication_factor,
+                            topic_configs={"cleanup.policy": "compact"} if name in topics.COMPACTED else {})
+                   for name in topics.ALL if name not in existing]
         if missing:
             try:
                 admin.create_topics(missing)

@@ -25,6 +25,8 @@ class Publisher(Protocol):
 
     async def dead_letter(self, letter: dict) -> None: ...
 
+    async def bot_settings(self, bot_id: str, values: dict) -> None: ...
+
     async def ping(self) -> None: ...
 
 
@@ -76,6 +78,9 @@ class KafkaPublisher:
         key = (letter.get("bot_id") or "").encode() or None
         await self._send_all([(topics.DEAD_LETTERS, key, json.dumps(letter).encode())])
 
+    async def bot_settings(self, bot_id: str, values: dict) -> None:
+        await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
+
     async def ping(self) -> None:
         assert self._producer is not None, "publisher not started"
         try:
@@ -91,6 +96,7 @@ class MemoryPublisher:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.dead_letters: list[dict] = []
+        self.settings: list[tuple[str, dict]] = []
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
@@ -100,6 +106,10 @@ class MemoryPublisher:
     async def dead_letter(self, letter: dict) -> None:
         await self.ping()
         self.dead_letters.append(letter)
+
+    async def bot_settings(self, bot_id: str, values: dict) -> None:
+        await self.ping()
+        self.settings.append((bot_id, values))
 
     async def ping(self) -> None:
         if not self.available:

@@ -31,6 +31,9 @@ class Services:
         bot = self.bots.get(bot_id)
         return timedelta(minutes=bot.inactivity_minutes if bot else 10)
 
+    def apply_bot_settings(self, bot_id: str, values: Any) -> None:
+        self.windows[bot_id] = timedelta(minutes=values.inactivity_minutes)
+
     @property
     def grace(self) -> timedelta:
         return timedelta(hours=self.settings.late_grace_hours)

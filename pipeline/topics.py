@@ -7,7 +7,9 @@ from schemas.events import Event
 EVENTS = "chatlens-events"
 DEAD_LETTERS = "chatlens-events-dlq"
 ROWS = "chatlens-rows"  # projection rows from the stream processors to the ClickHouse sink
-ALL = (EVENTS, DEAD_LETTERS, ROWS)
+BOT_SETTINGS = "chatlens-bot-settings"  # run-time bot settings (inactivity window); every worker reads all
+ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS)
+COMPACTED = {BOT_SETTINGS}  # the latest value per key is the state
 
 
 def event_key(event: Event) -> bytes:

@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from pipeline.bot_settings import BotSettings
 from pipeline.bots import Bot
 from pipeline.ingest import events_for_bot
 from pipeline.publisher import PublishUnavailable, dead_letter
@@ -137,6 +138,20 @@ def create_api(services: Services) -> FastAPI:
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict:
         events = await asyncio.to_thread(require(services.store).list, bot.bot_id, user_id, limit)
         return {"events": [e.model_dump(mode="json") for e in events]}
+
+    @api.get("/v1/bots/{bot_id}/settings", response_model=BotSettings, summary="The bot's run-time settings")
+    async def get_settings(bot: Annotated[Bot, Depends(authorized_bot)]) -> BotSettings:
+        return BotSettings(inactivity_minutes=services.window_for(bot.bot_id).total_seconds() / 60)
+
+    @api.put("/v1/bots/{bot_id}/settings", response_model=BotSettings,
+             summary="Change the inactivity window; every worker applies it to events processed afterwards")
+    async def put_settings(bot: Annotated[Bot, Depends(authorized_bot)], values: BotSettings) -> BotSettings:
+        try:
+            await services.publisher.bot_settings(bot.bot_id, values.model_dump())
+        except PublishUnavailable as e:
+            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
+        services.apply_bot_settings(bot.bot_id, values)
+        return values
 
     @api.post("/v1/sql", dependencies=[Depends(admin)],
               summary="Run read-only SQL on the store (analysts; embedded chDB is reachable only here)")

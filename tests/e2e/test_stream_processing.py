@@ -97,3 +97,34 @@ def test_two_workers_split_partitions_and_one_finishes_when_the_other_is_killed(
         if i == half:
             helper.kill(signal.SIGKILL)
     assert_users_equal_batch(owner, owner.bot_id, events)
+
+
+def messages_apart(bot_id: str, user: str, minutes: int, n: int = 3) -> list[dict]:
+    return [{"kind": "message", "event_id": f"{user}-{i}", "bot_id": bot_id, "user_id": user, "direction": "inbound",
+             "occurred_at": f"2026-11-02T{10 + i * minutes // 60:02d}:{i * minutes % 60:02d}:00Z", "text": "hi"}
+            for i in range(n)]
+
+
+def test_inactivity_window_changed_at_run_time_applies_to_later_events_and_survives_restart(kafka_broker,
+                                                                                             make_worker):
+    worker = make_worker(kafka_broker).start()
+    auth = {"Authorization": f"Bearer {worker.api_key}"}
+    sessions = "SELECT sessions FROM users FINAL WHERE bot_id = {bot:String} AND user_id = {user:String}"
+    post(worker, messages_apart(worker.bot_id, "web:before", 30), worker.bot_id, worker.api_key)
+    assert worker.wait_for(sessions, [[3]], bot=worker.bot_id, user="web:before") == [[3]]
+
+    changed = httpx.put(f"{worker.url}/v1/bots/{worker.bot_id}/settings", json={"inactivity_minutes": 45},
+                        headers=auth)
+    assert changed.status_code == 200
+    post(worker, messages_apart(worker.bot_id, "web:after", 30), worker.bot_id, worker.api_key)
+    assert worker.wait_for(sessions, [[1]], bot=worker.bot_id, user="web:after") == [[1]]
+
+    worker.kill(signal.SIGTERM)
+    worker.start()
+    deadline = time.monotonic() + 20  # the worker reads the settings topic from the beginning as it starts
+    while httpx.get(f"{worker.url}/v1/bots/{worker.bot_id}/settings", headers=auth).json() != \
+            {"inactivity_minutes": 45.0}:
+        assert time.monotonic() < deadline, "the changed window did not survive the restart"
+        time.sleep(0.2)
+    post(worker, messages_apart(worker.bot_id, "web:restarted", 30), worker.bot_id, worker.api_key)
+    assert worker.wait_for(sessions, [[1]], bot=worker.bot_id, user="web:restarted") == [[1]]

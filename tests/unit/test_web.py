@@ -96,3 +96,13 @@ def test_sql_needs_the_admin_key(client):
     assert client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=AUTH).status_code == 401
     assert client.post("/v1/sql", json={"sql": "SELECT 1"},
                        headers={"Authorization": "Bearer admin-key"}).status_code == 501  # no client in unit tests
+
+
+def test_inactivity_window_starts_from_config_and_changes_at_run_time(client, services):
+    assert client.get("/v1/bots/demo/settings", headers=AUTH).json() == {"inactivity_minutes": 10.0}
+    changed = client.put("/v1/bots/demo/settings", json={"inactivity_minutes": 30}, headers=AUTH)
+    assert changed.status_code == 200 and services.publisher.settings == [("demo", {"inactivity_minutes": 30.0})]
+    assert client.get("/v1/bots/demo/settings", headers=AUTH).json() == {"inactivity_minutes": 30.0}
+    assert services.window_for("acme").total_seconds() == 30 * 60  # acme's own configuration
+    bad = client.put("/v1/bots/demo/settings", json={"inactivity_minutes": 0}, headers=AUTH)
+    assert bad.status_code == 422
