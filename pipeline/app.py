@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline import agents, topics
+from pipeline import agents, bot_settings, topics
 from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
@@ -65,6 +66,8 @@ def run_worker(settings: Settings) -> None:
 
     ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
     services = build_services(settings)
+    for bot_id, values in asyncio.run(bot_settings.current(settings.bootstrap)).items():
+        services.apply_bot_settings(bot_id, values)  # before any event is processed
     app = build_app(settings, services)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)

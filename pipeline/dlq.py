@@ -6,17 +6,14 @@ twice, or replaying something that also arrived by a platform retry, still count
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from pipeline import topics
 from pipeline.ingest import events_for_bot
-from pipeline.kafka_admin import partition_count
+from pipeline.topic_reader import read_to_end
 from pipeline.webhooks import decode_body
 from schemas.channels import PARSERS, PayloadError
 from schemas.events import Event, InvalidEvent
@@ -33,25 +30,9 @@ class Letter:
 
 
 async def read_letters(bootstrap: str, limit: int = 1000) -> list[Letter]:
-    """Every letter currently on the topic, oldest first per partition (no consumer group, nothing committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        count = await asyncio.to_thread(partition_count, bootstrap, topics.DEAD_LETTERS)
-        partitions = [TopicPartition(topics.DEAD_LETTERS, p) for p in range(count)]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        letters: list[Letter] = []
-        async with asyncio.timeout(60):
-            while len(letters) < limit and [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                    letters += [Letter(f"{tp.partition}:{r.offset}", _decode(r.value)) for r in records]
-        return letters[:limit]
-    finally:
-        await consumer.stop()
+    """Every letter currently on the topic, oldest first per partition."""
+    records = await read_to_end(bootstrap, topics.DEAD_LETTERS, limit)
+    return [Letter(f"{r.partition}:{r.offset}", _decode(r.value)) for r in records]
 
 
 def _decode(value: bytes) -> dict:

@@ -1,0 +1,33 @@
+"""Reading a whole topic as it is now, without a consumer group (nothing committed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from pipeline.kafka_admin import partition_count
+
+
+async def read_to_end(bootstrap: str, topic: str, limit: int = 1_000_000,
+                      timeout: float = 60.0) -> list[ConsumerRecord]:
+    """Every record up to the current end offsets, oldest first per partition."""
+    count = await asyncio.to_thread(partition_count, bootstrap, topic)
+    if not count:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        async with asyncio.timeout(timeout):
+            while len(records) < limit and [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records += batch
+        return records[:limit]
+    finally:
+        await consumer.stop()
