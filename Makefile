@@ -39,6 +39,9 @@ test-integration: setup
 test-e2e: setup
 	$(BIN)/python -m pytest -q tests/e2e
 
+bench: setup
+	$(BIN)/python -m bench.pipeline_bench
+
 kafka-start: setup
 	$(BIN)/chatlens kafka start
 

@@ -76,7 +76,7 @@ class KafkaSink:
         from aiokafka.errors import CommitFailedError
 
         from pipeline import topics
-        from pipeline.projection import coalesce, decode_row
+        from pipeline.projection import coalesce, decode_rows
         from schemas.events import InvalidEvent, parse_event
 
         consumer = AIOKafkaConsumer(
@@ -93,7 +93,7 @@ class KafkaSink:
                 for tp, records in fetched.items():
                     for record in records:
                         if tp.topic == topics.ROWS:
-                            rows.append(decode_row(record.value))
+                            rows += decode_rows(record.value)
                             continue
                         try:
                             events.append(parse_event(record.value))

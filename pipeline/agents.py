@@ -12,7 +12,7 @@ from faust import streams as faust_streams
 
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
 from pipeline import bot_settings, topics
-from pipeline.projection import Projected, coalesce, encode_row, project
+from pipeline.projection import Projected, by_user, coalesce, encode_rows, project
 from pipeline.publisher import dead_letter
 from pipeline.sentiment import score
 from pipeline.services import Services
@@ -55,8 +55,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                                                  window=services.window_for(event.bot_id))
                 rows += new_rows
             # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
-            sent = [await rows_topic.send(key=f"{r['bot_id']}:{r['user_id']}".encode(), value=encode_row(r))
-                    for r in coalesce(rows)]
+            sent = [await rows_topic.send(key=key, value=encode_rows(user_rows))
+                    for key, user_rows in by_user(coalesce(rows)).items()]
             await asyncio.gather(*sent)
             for message in batch:
                 on_partition_of(message)

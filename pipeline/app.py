@@ -44,6 +44,7 @@ def build_app(settings: Settings, services: Services) -> faust.App:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         producer_acks=-1,
+        producer_linger=0.01,  # rows and changelog records go out in batches, not one request each
         stream_wait_empty=True,
         web_enabled=True,
         web_bind=settings.http_host,

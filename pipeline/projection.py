@@ -121,14 +121,23 @@ def rebuild_rows(events: Iterable[Event], *, score: Score, window: timedelta, gr
     return [r for r in coalesce(rows) if kept(r)]
 
 
-def encode_row(row: Row) -> bytes:
+def by_user(rows: Iterable[Row]) -> dict[bytes, list[Row]]:
+    """One rows-topic record per user per batch, keyed like the user's events."""
+    grouped: dict[bytes, list[Row]] = {}
+    for row in rows:
+        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(row)
+    return grouped
+
+
+def encode_rows(rows: list[Row]) -> bytes:
     """JSON for the rows topic; times as ISO 8601 UTC."""
-    return json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+    return json.dumps(rows, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
 
 
-def decode_row(data: bytes) -> Row:
-    row = json.loads(data)
-    for name in TIME_COLUMNS | {"until"}:
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
-    return row
+def decode_rows(data: bytes) -> list[Row]:
+    rows = json.loads(data)
+    for row in rows:
+        for name in TIME_COLUMNS | {"until"}:
+            if isinstance(row.get(name), str):
+                row[name] = datetime.fromisoformat(row[name])
+    return rows

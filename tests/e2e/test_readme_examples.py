@@ -38,3 +38,9 @@ def test_event_ingestion_curl_example_is_accepted(kafka_broker, make_worker):
     [block] = [b for b in shell_blocks() if "/v1/bots/demo/events" in b]
     block = "\n".join(line for line in block.splitlines() if "chatlens sql" not in line)
     assert run(block, worker)[-1] == {"accepted": 1, "event_ids": ["m1"]}
+
+
+def test_window_change_curl_example_is_applied(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [block] = [b for b in shell_blocks() if "/v1/bots/demo/settings" in b]
+    assert run(block, worker) == [{"inactivity_minutes": 30.0}]
