@@ -47,8 +47,8 @@ def make_worker(tmp_path):
             "CHATLENS_SESSION_TIMEOUT_SECONDS": "6",
             "CHATLENS_SINK_BATCH_SECONDS": "0.2",
             **env,
-        }, tmp_path / f"worker-{bot_id}.log")
-        worker.bot_id, worker.api_key, worker.bootstrap = bot_id, api_key, broker.bootstrap
+        }, tmp_path / f"worker-{bot_id}-{env.get('CHATLENS_WORKER_NAME', 'worker')}.log")
+        worker.bot_id, worker.api_key, worker.bootstrap, worker.bots_file = bot_id, api_key, broker.bootstrap, bots
         workers.append(worker)
         return worker
 

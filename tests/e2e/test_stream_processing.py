@@ -34,9 +34,9 @@ def chunks(events: list[dict], size: int) -> list[list[dict]]:
     return [events[i:i + size] for i in range(0, len(events), size)]
 
 
-def assert_users_equal_batch(worker, bot_id: str, events: list[dict]) -> None:
+def assert_users_equal_batch(worker, bot_id: str, events: list[dict], timeout: float = 60) -> None:
     expected = as_sql_rows(expected_users(events))
-    got = worker.wait_for(USERS_SQL, expected, timeout=60, bot=bot_id)
+    got = worker.wait_for(USERS_SQL, expected, timeout=timeout, bot=bot_id)
     assert got == expected, worker.log_tail()
 
 
@@ -96,7 +96,7 @@ def test_two_workers_split_partitions_and_one_finishes_when_the_other_is_killed(
         post(helper if i % 2 == 0 and i <= half else owner, chunk, owner.bot_id, owner.api_key)
         if i == half:
             helper.kill(signal.SIGKILL)
-    assert_users_equal_batch(owner, owner.bot_id, events)
+    assert_users_equal_batch(owner, owner.bot_id, events, timeout=180)  # takeover waits out the session
 
 
 def messages_apart(bot_id: str, user: str, minutes: int, n: int = 3) -> list[dict]:

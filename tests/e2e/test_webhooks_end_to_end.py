@@ -9,7 +9,6 @@ import re
 import subprocess
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -103,14 +102,13 @@ def test_malformed_payload_is_kept_listed_and_a_fixed_letter_replays_into_clickh
 
 
 def test_demo_command_populates_every_channel(kafka_broker, make_worker):
-    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
-    example = Path(__file__).resolve().parents[2] / "bots.example.toml"
-    result = subprocess.run([CHATLENS, "demo", "--users", "15", "--seed", "4", "--url", worker.url],
-                            env={**os.environ, "CHATLENS_BOTS_FILE": str(example)}, capture_output=True, text=True,
-                            timeout=120)
+    worker = make_worker(kafka_broker).start()  # a bot of its own: the shared topic holds other tests' "demo"
+    result = subprocess.run([CHATLENS, "demo", "--bot", worker.bot_id, "--users", "15", "--seed", "4",
+                             "--url", worker.url], env={**os.environ, "CHATLENS_BOTS_FILE": str(worker.bots_file)},
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     accepted = int(re.search(r"(\d+) of (\d+) events accepted", result.stdout).group(1))
-    rows = worker.wait_for("SELECT count() FROM events WHERE bot_id = 'demo'", [[accepted]], timeout=30)
-    assert rows == [[accepted]]
-    channels = worker.wait_for("SELECT groupUniqArray(channel) FROM events WHERE bot_id = 'demo'", None, timeout=1)
+    count = "SELECT count() FROM events WHERE bot_id = {bot:String}"
+    assert worker.wait_for(count, [[accepted]], timeout=30, bot=worker.bot_id) == [[accepted]]
+    channels = worker.sql("SELECT groupUniqArray(channel) FROM events WHERE bot_id = {bot:String}", bot=worker.bot_id)
     assert sorted(channels[0][0]) == ["livechat", "messenger", "slack", "telegram", "web"]
