@@ -195,6 +195,7 @@ def sql(query: str, param: tuple[str, ...], as_json: bool) -> None:
     for row in result["rows"]:
         table.add_row(*(str(v) for v in row))
     console.print(table)
+    console.print(f"{len(result['rows'])} row(s)")
 
 
 @main.command()

@@ -158,12 +158,22 @@ def create_api(services: Services) -> FastAPI:
     async def sql(request: SqlRequest) -> dict:
         if services.clickhouse is None:
             raise ApiError(501, "not_available", "no ClickHouse client in this process")
+        def run() -> tuple[list[str], list]:
+            client, settings = services.clickhouse, {"readonly": 1}
+            result = client.query(request.sql, parameters=request.parameters, settings=settings)
+            names = list(result.column_names)
+            if not names:  # chDB names no columns for an empty result; ask ClickHouse what they would be
+                inner = request.sql.strip().rstrip(";")
+                described = client.query(f"DESCRIBE TABLE ({inner}\n)", parameters=request.parameters,
+                                         settings=settings)
+                names = [row[0] for row in described.result_rows]
+            return names, result.result_rows
+
         try:
-            result = await asyncio.to_thread(services.clickhouse.query, request.sql,
-                                             parameters=request.parameters, settings={"readonly": 1})
+            names, rows = await asyncio.to_thread(run)
         except Exception as e:  # noqa: BLE001 - the database's message is the useful answer
             raise ApiError(400, "sql_error", str(e)[:2000]) from None
-        return {"columns": list(result.column_names), "rows": [list(map(_jsonable, r)) for r in result.result_rows]}
+        return {"columns": names, "rows": [list(map(_jsonable, r)) for r in rows]}
 
     @api.post("/v1/admin/rebuild", dependencies=[Depends(admin)],
               summary="Recompute users, sessions and messages from the raw events; NDJSON progress, then a report")

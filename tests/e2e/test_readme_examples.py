@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+README = README_PATH.read_text()
 
 
 def shell_blocks() -> list[str]:
@@ -44,3 +46,14 @@ def test_window_change_curl_example_is_applied(kafka_broker, make_worker):
     worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
     [block] = [b for b in shell_blocks() if "/v1/bots/demo/settings" in b]
     assert run(block, worker) == [{"inactivity_minutes": 30.0}]
+
+
+def test_analyst_sql_examples_run_through_the_worker(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo").start()
+    [block] = [b for b in shell_blocks() if "daily_active_users" in b]
+    env = {**os.environ, "CHATLENS_HTTP_PORT": str(worker.port)}
+    result = subprocess.run(["bash", "-c", block.replace("local-admin-key", worker.admin_key)], env=env,
+                            capture_output=True, text=True, timeout=120, cwd=README_PATH.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("┏") == 3 and result.stdout.count(" row(s)") == 3, result.stdout
+    assert "active_users" in result.stdout and "scored_messages" in result.stdout  # headers even when empty
