@@ -2,7 +2,8 @@
 
 Each column maps to a SQL expression over `users FINAL`, a type and the functions that fit it, with a
 label in the words of the Users page. Custom attributes are `attributes.<key>`: the key must match
-ATTRIBUTE_KEY and reaches SQL only as a bound parameter, never as text. Pure: no client, no I/O.
+ATTRIBUTE_KEY and reaches SQL only as a bound parameter, never as text. `channel` holds the user's
+channels (livechat, messenger, telegram, slack, web), tested like tags. Pure: no client, no I/O.
 """
 
 from __future__ import annotations

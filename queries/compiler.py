@@ -105,8 +105,9 @@ def _between(o: _Operand) -> str:
     if not as_dates:
         return (f"{o.number} BETWEEN {o.bind(float(low), 'Float64')} AND {o.bind(float(high), 'Float64')}")
     (start, _), (end, bare) = parse_date(low), parse_date(high)
+    lower = f">= {o.at(start)}"
     upper = f"< {o.at(end + timedelta(days=1))}" if bare else f"<= {o.at(end)}"
-    return f"({o.date} >= {o.at(start)} AND {o.date} {upper})"
+    return f"({o.date} {lower} AND {o.date} {upper})"
 
 
 def _in_list(o: _Operand) -> str:
@@ -238,6 +239,9 @@ def encode_cursor(sort: Sort, value: Any, user_id: str) -> str:
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
 
+_NOT_A_CURSOR = "not a cursor this API issued; pass next_cursor from the previous page"
+
+
 def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
     """The (sort value, user_id) a cursor carries, checked against the sort it was issued for."""
     try:
@@ -245,7 +249,7 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict) or set(data) != {"s", "d", "v", "u"} or not isinstance(data["u"], str):
-        raise FilterError("cursor", "not a cursor this API issued; pass next_cursor from the previous page")
+        raise FilterError("cursor", _NOT_A_CURSOR)
     if (data["s"], data["d"]) != (sort.column, sort.direction):
         raise FilterError("cursor", f"the cursor belongs to sort {data['s']!r} {data['d']!r}, not "
                                     f"{sort.column!r} {sort.direction!r}; start again without a cursor")
@@ -253,17 +257,17 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
 
 
 def _cursor_value(value: Any, column: Column) -> Any:
+    """The cursor's sort value if it has the sort column's type (JSON: ISO string, number, 0/1, string, null)."""
     if value is None:
         return None
-    fits = {"string": lambda: isinstance(value, str), "attribute": lambda: isinstance(value, str),
-            "number": lambda: is_number(value), "boolean": lambda: value in (0, 1) and not isinstance(value, float),
-            "datetime": lambda: isinstance(value, str)}[column.type]()
-    if not fits:
-        raise FilterError("cursor", "not a cursor this API issued; pass next_cursor from the previous page")
-    if column.type == "datetime":
-        try:
+    try:
+        if column.type == "datetime":
             return parse_date(value)[0]
-        except ValueError:
-            raise FilterError("cursor", "not a cursor this API issued; pass next_cursor from the previous page") \
-                from None
-    return value
+        if (column.type == "number" and is_number(value)) or (column.type in ("string", "attribute")
+                                                              and isinstance(value, str)):
+            return value
+        if column.type == "boolean" and type(value) is int and value in (0, 1):
+            return value
+    except ValueError:
+        pass
+    raise FilterError("cursor", _NOT_A_CURSOR)
