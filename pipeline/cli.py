@@ -245,6 +245,104 @@ def demo(bot_id: str, users: int, seed: int, url: str | None, concurrency: int) 
 
 
 @main.group()
+def users() -> None:
+    """Find and inspect users of a bot (asks the running worker with the bot's API key)."""
+
+
+def _bot_client(bot_id: str) -> tuple[str, dict[str, str]]:
+    from pipeline.bots import BotConfigError, load_bots
+    settings = _settings()
+    try:
+        bot = load_bots(settings.bots_file).get(bot_id)
+    except BotConfigError as e:
+        raise click.ClickException(str(e)) from None
+    if bot is None:
+        raise click.ClickException(f"no bot {bot_id!r} in {settings.bots_file}")
+    return f"http://{settings.http_host}:{settings.http_port}", {"Authorization": f"Bearer {bot.api_key}"}
+
+
+def _call(method: str, url: str, headers: dict[str, str], **kwargs) -> dict:
+    try:
+        response = httpx.request(method, url, headers=headers, timeout=60, **kwargs)
+    except httpx.HTTPError as e:
+        raise click.ClickException(f"cannot reach the worker at {url}: {e}") from None
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        raise click.ClickException(f"{response.status_code}: {detail}")
+    return response.json()
+
+
+@users.command("list")
+@click.option("--bot", "bot_id", default="demo", show_default=True)
+@click.option("--where", "conditions", multiple=True, metavar="'COLUMN FUNCTION [VALUE]'",
+              help="e.g. 'country = Poland', 'attributes.plan = pro', 'sessions > 3', 'tags has vip', "
+                   "'last_seen within_last_days 7'; repeat for more")
+@click.option("--any", "match_any", is_flag=True, help="match any condition instead of all")
+@click.option("--columns", default=None, help="comma-separated, e.g. name,email,sessions,attributes.plan")
+@click.option("--sort", default="last_seen", show_default=True, help="column; prefix with + for ascending")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
+def users_list(bot_id: str, conditions: tuple[str, ...], match_any: bool, columns: str | None, sort: str,
+               limit: int, as_json: bool) -> None:
+    """List users matching every (or, with --any, some) condition, newest first by default."""
+    from pipeline.where import WhereError, parse_where
+    from queries.columns import FilterError
+    try:
+        filters = [parse_where(c).model_dump() for c in conditions]
+    except (WhereError, FilterError) as e:
+        raise click.BadParameter(str(e), param_hint="--where") from None
+    request = {"filter": {"match": "any" if match_any else "all", "filters": filters}, "limit": limit,
+               "sort": {"column": sort.lstrip("+-"), "direction": "asc" if sort.startswith("+") else "desc"}}
+    if columns:
+        request["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
+    base, headers = _bot_client(bot_id)
+    page = _call("POST", f"{base}/v1/bots/{bot_id}/users/search", headers, json=request)
+    if as_json:
+        click.echo(json.dumps(page, ensure_ascii=False))
+        return
+    names = list(page["users"][0]) if page["users"] else ["user_id", *(request.get("columns") or [])]
+    table = Table(*names)
+    for user in page["users"]:
+        table.add_row(*("" if user.get(n) is None else str(user.get(n)) for n in names))
+    console.print(table)
+    console.print(f"{len(page['users'])} shown of {page['total']} matching"
+                  + (" (more: use --limit or the API's cursor)" if page.get("next_cursor") else ""))
+
+
+@users.command("show")
+@click.argument("user_id")
+@click.option("--bot", "bot_id", default="demo", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
+def users_show(user_id: str, bot_id: str, as_json: bool) -> None:
+    """Show one user: profile, metrics, attributes, tags, segments, last session and the transcript."""
+    base, headers = _bot_client(bot_id)
+    user = _call("GET", f"{base}/v1/bots/{bot_id}/users/{user_id}", headers)
+    chats = _call("GET", f"{base}/v1/bots/{bot_id}/users/{user_id}/transcript", headers)
+    if as_json:
+        click.echo(json.dumps({"user": user, "transcript": chats}, ensure_ascii=False, default=str))
+        return
+    console.print(f"[bold]{user['profile'].get('name') or user_id}[/bold] {user['profile'].get('email') or ''}")
+    details = Table("field", "value", show_header=False)
+    for group in ("profile", "metrics"):
+        for key, value in user[group].items():
+            if value not in (None, ""):
+                details.add_row(key, str(value))
+    for key in ("channels", "tags", "segments", "attributes", "banned"):
+        details.add_row(key, str(user[key]))
+    console.print(details)
+    for number, chat in enumerate(chats["sessions"], start=1):
+        session = chat["session"] or {}
+        console.print(f"[bold]session {number}[/bold] {session.get('started_at', '')} → {session.get('ended_at', '')}")
+        for message in chat["messages"]:
+            score = "" if message.get("sentiment") is None else f" ({message['sentiment']:+.2f})"
+            arrow = "→" if message["direction"] == "inbound" else "←"
+            console.print(f"  {message['occurred_at']} {arrow} {message['text']}{score}")
+
+
+@main.group()
 def dlq() -> None:
     """Inspect and replay the dead-letter topic (authenticated requests that did not parse)."""
 
