@@ -57,3 +57,12 @@ def test_analyst_sql_examples_run_through_the_worker(kafka_broker, make_worker):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("┏") == 3 and result.stdout.count(" row(s)") == 3, result.stdout
     assert "active_users" in result.stdout and "scored_messages" in result.stdout  # headers even when empty
+
+
+def test_user_search_curl_example_answers_a_page(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [block] = [b for b in shell_blocks() if "/users/search" in b]
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    page = json.loads(result.stdout)
+    assert set(page) == {"users", "total", "next_cursor"} and page["total"] == len(page["users"])
