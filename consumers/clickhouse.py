@@ -7,6 +7,7 @@ chDB backend is synchronous; async callers go through `asyncio.to_thread`.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Iterable, Protocol
 
 import clickhouse_connect
@@ -39,6 +40,15 @@ class EventStore(Protocol):
     def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]: ...
 
 
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def deletions(client: Client, bot_id: str, user_ids: list[str]) -> dict[str, datetime]:
+    """When each of these users was last deleted (UTC); users never deleted are absent."""
+    rows = client.query(sql.DELETIONS, parameters={"bot_id": bot_id, "user_ids": user_ids}).result_rows
+    return {user: (at if at.tzinfo else at.replace(tzinfo=UTC)) for user, at in rows}
+
+
 def _row(event: Event) -> list:
     return [event.bot_id, event.user_id, event.event_id, event.kind, event.channel,
             event.occurred_at, event.received_at, to_json(event).decode()]
@@ -55,10 +65,15 @@ class ClickHouseEventStore:
             by_bot[event.bot_id].append(event)
         rows = []
         for bot_id, batch in by_bot.items():
+            users = sorted({e.user_id for e in batch})
             stored = {r[0] for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
-                "bot_id": bot_id, "user_ids": sorted({e.user_id for e in batch}),
-                "event_ids": [e.event_id for e in batch]}).result_rows}
-            rows += [_row(e) for e in batch if e.event_id not in stored]
+                "bot_id": bot_id, "user_ids": users, "event_ids": [e.event_id for e in batch]}).result_rows}
+            erased = deletions(self.client, bot_id, users)
+            for e in batch:
+                if e.kind == "user_deleted":
+                    erased[e.user_id] = max(erased.get(e.user_id, e.occurred_at), e.occurred_at)
+            rows += [_row(e) for e in batch if e.event_id not in stored
+                     and (e.kind == "user_deleted" or e.occurred_at > erased.get(e.user_id, _NEVER))]
         if rows:
             self.client.insert("events", rows, column_names=list(sql.EVENT_COLUMNS))
         return len(rows)
@@ -104,6 +119,7 @@ class ClickHouseProjectionStore:
         self.client = client
 
     def write(self, rows: list[dict]) -> int:
+        rows = self._after_deletions(rows)
         by_table: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             by_table[row["table"]].append(row)
@@ -115,7 +131,27 @@ class ClickHouseProjectionStore:
             params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
             self.client.command(projections.ERASE_SESSIONS, parameters=params)
             self.client.command(projections.ERASE_MESSAGES, parameters=params)
+            self.client.command(sql.ERASE_EVENTS, parameters=params)
         return len(rows)
+
+    def _after_deletions(self, rows: list[dict]) -> list[dict]:
+        """Drop message and session rows from before a user's deletion: a replay must not revive them."""
+        erased: dict[tuple[str, str], datetime] = {}
+        for bot_id in {r["bot_id"] for r in rows}:
+            users = sorted({r["user_id"] for r in rows if r["bot_id"] == bot_id})
+            erased.update({(bot_id, u): at for u, at in deletions(self.client, bot_id, users).items()})
+        for r in rows:
+            if r["table"] == "erasures":
+                key = (r["bot_id"], r["user_id"])
+                erased[key] = max(erased.get(key, r["until"]), r["until"])
+
+        def kept(row: dict) -> bool:
+            until = erased.get((row["bot_id"], row["user_id"]))
+            if until is None or row["table"] not in ("messages", "sessions") or row["is_deleted"]:
+                return True
+            return (row.get("occurred_at") or row["started_at"]) > until
+
+        return [r for r in rows if kept(r)]
 
     def current(self, table: str, bot_id: str) -> list[dict]:
         sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,

@@ -342,6 +342,60 @@ def users_show(user_id: str, bot_id: str, as_json: bool) -> None:
             console.print(f"  {message['occurred_at']} {arrow} {message['text']}{score}")
 
 
+def _selection(bot_id: str, user_ids: tuple[str, ...], conditions: tuple[str, ...], match_any: bool) -> dict:
+    from pipeline.where import WhereError, parse_where
+    from queries.columns import FilterError
+    if bool(user_ids) == bool(conditions):
+        raise click.UsageError("choose users with --user-id (repeatable) or --where (repeatable), not both")
+    if user_ids:
+        return {"user_ids": list(user_ids)}
+    try:
+        filters = [parse_where(c).model_dump() for c in conditions]
+    except (WhereError, FilterError) as e:
+        raise click.BadParameter(str(e), param_hint="--where") from None
+    return {"filter": {"match": "any" if match_any else "all", "filters": filters}}
+
+
+ACTION_ARGUMENTS = {  # CLI verb -> (API action, positional arguments, help)
+    "add-tag": ("add_tag", ("tag",), "Add a tag to the chosen users."),
+    "remove-tag": ("remove_tag", ("tag",), "Remove a tag from the chosen users."),
+    "set-attribute": ("set_attribute", ("key", "value"), "Set a custom attribute KEY = VALUE."),
+    "remove-attribute": ("remove_attribute", ("key",), "Remove a custom attribute."),
+    "add-to-segment": ("add_to_segment", ("segment",), "Add the chosen users to a segment."),
+    "remove-from-segment": ("remove_from_segment", ("segment",), "Remove the chosen users from a segment."),
+    "edit-name": ("edit_name", ("name",), "Set the name of the chosen users."),
+    "edit-email": ("edit_email", ("email",), "Set the email of the chosen users."),
+    "ban": ("ban", (), "Ban the chosen users."),
+    "unban": ("unban", (), "Lift the ban of the chosen users."),
+    "delete": ("delete", (), "Delete the chosen users: profile, sessions, messages and raw events."),
+}
+
+
+def _action_command(verb: str, action: str, arguments: tuple[str, ...], help_text: str) -> click.Command:
+    def command(bot_id: str, user_ids: tuple[str, ...], conditions: tuple[str, ...], match_any: bool, yes: bool,
+                **values: str) -> None:
+        body = {"action": action, **_selection(bot_id, user_ids, conditions, match_any), **values}
+        if action == "delete" and not yes:
+            click.confirm("Delete these users for good (their chats leave the store too)?", abort=True)
+        base, headers = _bot_client(bot_id)
+        result = _call("POST", f"{base}/v1/bots/{bot_id}/users/actions", headers, json=body)
+        console.print(f"{verb}: {result['users']} user(s) (action {result['action_id']}); "
+                      "visible in queries within seconds")
+
+    params = [click.Argument([name]) for name in arguments] + [
+        click.Option(["--bot", "bot_id"], default="demo", show_default=True),
+        click.Option(["--user-id", "user_ids"], multiple=True, help="a user id; repeatable"),
+        click.Option(["--where", "conditions"], multiple=True, help="a condition as in `users list`; repeatable"),
+        click.Option(["--any", "match_any"], is_flag=True, help="match any condition instead of all"),
+        click.Option(["--yes"], is_flag=True, help="do not ask before deleting")]
+    return click.Command(verb, callback=command, params=params, help=help_text + " Choose users with --user-id "
+                         "or --where.")
+
+
+for _verb, (_action, _arguments, _help) in ACTION_ARGUMENTS.items():
+    users.add_command(_action_command(_verb, _action, _arguments, _help))
+
+
 @main.group()
 def dlq() -> None:
     """Inspect and replay the dead-letter topic (authenticated requests that did not parse)."""

@@ -1,16 +1,20 @@
 """The Users section over HTTP: search with filters, one user's detail, sessions and transcript."""
 
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Callable
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Header
 from pydantic import ValidationError
 
+from pipeline.actions import action_id, events_for
 from pipeline.bots import Bot
+from pipeline.publisher import PublishUnavailable
 from pipeline.services import Services
 from queries import users as user_queries
 from queries.columns import FilterError, describe as describe_columns
-from schemas.events import describe
+from schemas.actions import ActionRequest
+from schemas.events import describe, utc_now
 from schemas.filters import SearchRequest
 
 
@@ -36,6 +40,25 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
               summary="Users matching a filter: a page (keyset cursor), chosen columns, sort, and the total count")
     async def search(bot: Authorized, request: SearchRequest) -> dict:
         return await run(user_queries.search, bot.bot_id, request)
+
+    @api.post("/v1/bots/{bot_id}/users/actions", tags=["users"],
+              summary="Tag, attribute, segment, edit, ban or delete users (ids or a filter); answers how many")
+    async def act(bot: Authorized, request: ActionRequest,
+                  idempotency_key: Annotated[str | None, Header()] = None) -> dict:
+        if request.user_ids is not None:
+            chosen = await run(user_queries.existing_users, bot.bot_id, request.user_ids)
+        else:
+            chosen = await run(user_queries.matching_users, bot.bot_id, request.filter)
+        at = utc_now()
+        action = action_id(idempotency_key, f"{uuid.uuid4()}")
+        events = events_for(request, bot.bot_id, chosen, at=at, action=action)
+        try:
+            for start in range(0, len(events), 1000):  # per-user events; Kafka acknowledges each chunk
+                await services.publisher.publish(events[start:start + 1000])
+        except PublishUnavailable as e:
+            raise error(503, "kafka_unavailable", f"{e}; retry with the same Idempotency-Key",
+                        {"Retry-After": "5"}) from None
+        return {"action": request.action, "users": len(chosen), "action_id": action}
 
     @api.get("/v1/bots/{bot_id}/users/{user_id}", tags=["users"],
              summary="One user: profile, metrics, custom attributes, tags, segments, last session, sentiment history")

@@ -15,3 +15,17 @@ WHERE bot_id = {bot_id:String} AND (empty({user_id:String}) OR user_id = {user_i
 ORDER BY occurred_at, event_id
 LIMIT {limit:UInt32}
 """
+
+# The latest deletion of each user: raw events and rows from before it are never stored again.
+DELETIONS = """
+SELECT user_id, max(occurred_at) FROM events
+WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)} AND kind = 'user_deleted'
+GROUP BY user_id
+"""
+
+# "Delete means gone": a deleted user's raw events leave too, except the deletion itself, which a
+# rebuild needs so that a replay of older events cannot bring the user back.
+ERASE_EVENTS = """
+DELETE FROM events WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
+  AND occurred_at <= {until:DateTime64(3, 'UTC')} AND kind != 'user_deleted'
+"""

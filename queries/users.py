@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from queries.compiler import compile_search, encode_cursor
+from queries.compiler import compile_filter, compile_search, encode_cursor
 from queries.projections import PROFILE_COLUMNS
-from schemas.filters import SearchRequest
+from schemas.filters import Group, SearchRequest
 
 METRIC_COLUMNS = ("sessions", "messages_sent", "clicks", "time_spent_seconds", "avg_sentiment", "first_seen",
                   "last_seen", "last_message_at")
@@ -136,3 +136,21 @@ def group_by_session(messages: list[dict[str, Any]], sessions: list[dict[str, An
         else:
             groups.append({"session": owner, "messages": [message]})
     return groups
+
+
+EXISTING_USERS = """
+SELECT user_id FROM users FINAL
+WHERE bot_id = {bot_id:String} AND is_deleted = 0 AND user_id IN {user_ids:Array(String)}
+ORDER BY user_id
+"""
+
+
+def existing_users(client, bot_id: str, user_ids: list[str]) -> list[str]:
+    """The given ids that are users of this bot (not deleted): actions touch only those."""
+    rows = client.query(EXISTING_USERS, parameters={"bot_id": bot_id, "user_ids": sorted(set(user_ids))})
+    return [r[0] for r in rows.result_rows]
+
+
+def matching_users(client, bot_id: str, group: Group, *, now: datetime | None = None) -> list[str]:
+    sql, parameters = compile_filter(group, bot_id, now=now or datetime.now(UTC))
+    return [r[0] for r in client.query(sql + " ORDER BY user_id", parameters=parameters).result_rows]
