@@ -35,8 +35,9 @@ def populated(kafka_broker, tmp_path_factory):
     rival_events = traffic("rival", users=5, seed=12)  # the same user ids, other numbers
     post(worker, rival_events, "rival", "rival-key-0123456789")
     expected, worker.rival_expected = expected_users(events), expected_users(rival_events)
-    total = "SELECT count() FROM users FINAL WHERE bot_id = 'shop'"
-    assert worker.wait_for(total, [[len(expected)]], timeout=60) == [[len(expected)]], worker.log_tail()
+    for bot, users in (("shop", expected), ("rival", worker.rival_expected)):
+        total = "SELECT count() FROM users FINAL WHERE bot_id = {bot:String}"
+        assert worker.wait_for(total, [[len(users)]], timeout=60, bot=bot) == [[len(users)]], worker.log_tail()
     yield worker, expected, tmp
     worker.kill()
 
