@@ -27,10 +27,10 @@ class RebuildReport:
     applied: bool = False
 
 
-def _users(client) -> Iterator[tuple[str, list[Event]]]:
+def _users(client, bot_id: str) -> Iterator[tuple[str, list[Event]]]:
     """Each user's events in time order, streamed in blocks (memory stays flat)."""
     current, events = None, []
-    with client.query_row_block_stream(sql.EVENTS_BY_USER) as blocks:
+    with client.query_row_block_stream(sql.EVENTS_BY_USER, parameters={"bot_id": bot_id}) as blocks:
         for block in blocks:
             for bot_id, user_id, payload in block:
                 if (bot_id, user_id) != current and events:
@@ -42,15 +42,23 @@ def _users(client) -> Iterator[tuple[str, list[Event]]]:
         yield current[0], events
 
 
+class RebuildRefused(ValueError):
+    pass
+
+
 def rebuild(client, *, window_for: Callable[[str], timedelta], grace: timedelta, apply: bool = False,
-            progress: Callable[[int, int], None] = lambda done, total: None) -> RebuildReport:
-    total = client.query(sql.USERS_TO_REBUILD).result_rows[0][0]
+            bot_id: str = "", progress: Callable[[int, int], None] = lambda done, total: None) -> RebuildReport:
+    """Every bot, or one (`bot_id`): one bot can be compared, but only all of them swapped in."""
+    if apply and bot_id:
+        raise RebuildRefused("--apply swaps whole tables: rebuild every bot (no bot filter) to apply")
+    scope = {"bot_id": bot_id}
+    total = client.query(sql.USERS_TO_REBUILD, parameters=scope).result_rows[0][0]
     for table in sql.PROJECTION_TABLES:
         client.command(sql.drop(table))
         client.command(sql.create_like(table))
     report, pending = RebuildReport(), []
-    for bot_id, events in _users(client):
-        pending += rebuild_rows(events, score=score, window=window_for(bot_id), grace=grace)
+    for user_bot, events in _users(client, bot_id):
+        pending += rebuild_rows(events, score=score, window=window_for(user_bot), grace=grace)
         report.users += 1
         if len(pending) >= FLUSH_ROWS:
             report.rows += _insert(client, pending)
@@ -59,7 +67,8 @@ def rebuild(client, *, window_for: Callable[[str], timedelta], grace: timedelta,
             progress(report.users, total)
     report.rows += _insert(client, pending)
     progress(report.users, total)
-    report.differences = {t: client.query(sql.differences(t)).result_rows[0][0] for t in sql.PROJECTION_TABLES}
+    report.differences = {t: client.query(sql.differences(t), parameters=scope).result_rows[0][0]
+                          for t in sql.PROJECTION_TABLES}
     if apply:
         for table in sql.PROJECTION_TABLES:
             client.command(sql.exchange(table))

@@ -132,7 +132,8 @@ def _admin_request(settings: Settings) -> tuple[str, dict[str, str]]:
 
 @main.command()
 @click.option("--apply", is_flag=True, help="swap the recomputed tables in (default: only compare)")
-def rebuild(apply: bool) -> None:
+@click.option("--bot", "bot_id", default="", help="compare one bot only (--apply always rebuilds every bot)")
+def rebuild(apply: bool, bot_id: str) -> None:
     """Recompute users, sessions and messages from the raw events with the stream's own fold.
 
     Without --apply it compares and exits 1 when the live tables differ from the recomputation.
@@ -141,7 +142,8 @@ def rebuild(apply: bool) -> None:
     base, headers = _admin_request(_settings())
     report = None
     with Progress(console=console) as bar, httpx.stream(
-            "POST", f"{base}/v1/admin/rebuild", params={"apply": apply}, headers=headers, timeout=None) as response:
+            "POST", f"{base}/v1/admin/rebuild", params={"apply": apply, "bot": bot_id}, headers=headers,
+            timeout=None) as response:
         if response.status_code != 200:
             raise click.ClickException(f"{response.status_code}: {response.read().decode()}")
         task = bar.add_task("rebuilding users", total=None)

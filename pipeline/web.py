@@ -178,7 +178,7 @@ def create_api(services: Services) -> FastAPI:
 
     @api.post("/v1/admin/rebuild", dependencies=[Depends(admin)],
               summary="Recompute users, sessions and messages from the raw events; NDJSON progress, then a report")
-    async def rebuild(apply: bool = False) -> StreamingResponse:
+    async def rebuild(apply: bool = False, bot: str = "") -> StreamingResponse:
         from consumers.rebuild import rebuild as run_rebuild
         client = require(services.clickhouse)
         loop, queue = asyncio.get_running_loop(), asyncio.Queue()
@@ -189,7 +189,7 @@ def create_api(services: Services) -> FastAPI:
         def work() -> None:
             try:
                 report = run_rebuild(client, window_for=services.window_for, grace=services.grace, apply=apply,
-                                     progress=progress)
+                                     bot_id=bot, progress=progress)
                 loop.call_soon_threadsafe(queue.put_nowait, {"report": asdict(report)})
             except Exception as e:  # noqa: BLE001 - reported to the caller
                 loop.call_soon_threadsafe(queue.put_nowait, {"error": f"{type(e).__name__}: {e}"})

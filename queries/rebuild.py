@@ -3,10 +3,16 @@
 PROJECTION_TABLES = ("users", "sessions", "messages")
 SUFFIX = "_rebuild"
 
-USERS_TO_REBUILD = "SELECT uniqExact(bot_id, user_id) FROM events FINAL"
+# An empty bot_id means every bot.
+USERS_TO_REBUILD = """
+SELECT uniqExact(bot_id, user_id) FROM events FINAL WHERE empty({bot_id:String}) OR bot_id = {bot_id:String}
+"""
 
 # One user's events arrive together and in time order: the fold reads them as a stream.
-EVENTS_BY_USER = "SELECT bot_id, user_id, payload FROM events FINAL ORDER BY bot_id, user_id, occurred_at, event_id"
+EVENTS_BY_USER = """
+SELECT bot_id, user_id, payload FROM events FINAL WHERE empty({bot_id:String}) OR bot_id = {bot_id:String}
+ORDER BY bot_id, user_id, occurred_at, event_id
+"""
 
 
 def drop(table: str) -> str:
@@ -26,8 +32,9 @@ _IGNORED = {"users": "updated_at", "sessions": "version", "messages": "version"}
 
 
 def differences(table: str) -> str:
-    """Rows present on one side only (latest versions, deleted rows hidden by FINAL)."""
+    """Rows present on one side only (latest versions, deleted rows hidden by FINAL), for one bot or all."""
     ignored = _IGNORED[table]
-    live = f"SELECT * EXCEPT ({ignored}) FROM {table} FINAL"
-    rebuilt = f"SELECT * EXCEPT ({ignored}) FROM {table}{SUFFIX} FINAL"
+    scope = "WHERE empty({bot_id:String}) OR bot_id = {bot_id:String}"
+    live = f"SELECT * EXCEPT ({ignored}) FROM {table} FINAL {scope}"
+    rebuilt = f"SELECT * EXCEPT ({ignored}) FROM {table}{SUFFIX} FINAL {scope}"
     return f"SELECT (SELECT count() FROM ({live} EXCEPT {rebuilt})) + (SELECT count() FROM ({rebuilt} EXCEPT {live}))"

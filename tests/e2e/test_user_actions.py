@@ -82,7 +82,7 @@ def test_deleted_user_leaves_every_table_and_stays_deleted_after_rebuild(worker)
               "(SELECT groupArray(kind) FROM events WHERE bot_id = {bot:String} AND user_id = {user:String})")
     gone = [[0, 0, 0, ["user_deleted"]]]
     assert worker.wait_for(counts, gone, timeout=30, bot=worker.bot_id, user=u) == gone, worker.log_tail()
-    report = rebuild_check(worker)
+    report = rebuild_check(worker, worker.bot_id)
     assert report["differences"] == {"users": 0, "sessions": 0, "messages": 0}
     with httpx.stream("POST", f"{worker.url}/v1/admin/rebuild", params={"apply": True}, timeout=120,
                       headers={"Authorization": f"Bearer {worker.admin_key}"}) as response:
