@@ -37,7 +37,7 @@ def populated(kafka_broker, tmp_path_factory):
     expected, worker.rival_expected = expected_users(events), expected_users(rival_events)
     for bot, users in (("shop", expected), ("rival", worker.rival_expected)):
         total = "SELECT count() FROM users FINAL WHERE bot_id = {bot:String}"
-        assert worker.wait_for(total, [[len(users)]], timeout=60, bot=bot) == [[len(users)]], worker.log_tail()
+        assert worker.wait_for(total, [[len(users)]], timeout=120, bot=bot) == [[len(users)]], worker.log_tail()
     yield worker, expected, tmp
     worker.kill()
 
