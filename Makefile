@@ -42,6 +42,7 @@ test-e2e: setup
 bench: setup
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.query_bench
+	$(BIN)/python -m bench.export_bench
 
 kafka-start: setup
 	$(BIN)/chatlens kafka start

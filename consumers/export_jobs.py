@@ -52,8 +52,10 @@ class ExportJob:
 
     def describe(self) -> dict[str, Any]:
         """The job as JSON, with progress in [0, 1] (1 when done, even if users changed since the count)."""
-        progress = 1.0 if self.status == DONE else min(1.0, self.rows_written / self.total_rows) if self.total_rows \
-            else 0.0
+        if self.status == DONE:
+            progress = 1.0
+        else:
+            progress = min(1.0, self.rows_written / self.total_rows) if self.total_rows else 0.0
         return {**asdict(self), "progress": round(progress, 4)}
 
 

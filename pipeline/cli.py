@@ -398,6 +398,14 @@ for _verb, (_action, _arguments, _help) in ACTION_ARGUMENTS.items():
     users.add_command(_action_command(_verb, _action, _arguments, _help))
 
 
+def _register_export() -> None:
+    from pipeline.cli_export import export  # imports pipeline.cli's helpers lazily, so no cycle
+    main.add_command(export)
+
+
+_register_export()
+
+
 @main.group()
 def dlq() -> None:
     """Inspect and replay the dead-letter topic (authenticated requests that did not parse)."""

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, AsyncIterator, Callable, Iterator
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -88,7 +89,7 @@ def add_export_routes(api: FastAPI, services: Services, authorized_bot: Callable
     api.state.exports = jobs
 
     def described(job: ExportJob) -> dict[str, Any]:
-        base = f"/v1/bots/{job.bot_id}/exports/{job.id}"
+        base = f"/v1/bots/{quote(job.bot_id, safe='')}/exports/{job.id}"
         return {**job.describe(), "status_url": base,
                 "download_url": f"{base}/download" if job.status == DONE else None}
 

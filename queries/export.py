@@ -50,8 +50,10 @@ def compile_export(bot_id: str, selection: Group | Sequence[str], columns: Seque
             raise AssertionError(f"compile_filter changed its shape: {select[:80]!r}")
         where = select[len(_FILTER_SELECT):]
     else:
+        # a subquery: `user_id IN {user_ids:Array(String)}` took 70 s for 60,000 ids on chDB (0.1 s for 40,000)
         parameters = {"bot_id": bot_id, "user_ids": list(selection)}
-        where = "bot_id = {bot_id:String} AND is_deleted = 0 AND user_id IN {user_ids:Array(String)}"
+        where = ("bot_id = {bot_id:String} AND is_deleted = 0 "
+                 "AND user_id IN (SELECT arrayJoin({user_ids:Array(String)}))")
     row_parameters, keys = dict(parameters), itertools.count()
 
     def bind(value: Any, type_: str) -> str:

@@ -18,7 +18,8 @@ from tests.support.worker import CHATLENS
 
 pytestmark = pytest.mark.e2e
 
-SHOP, SHOP_KEY, RIVAL_KEY = "shop", "shop-key-0123456789", "rival-key-0123456789"
+SHOP, RIVAL = "xshop", "xrival"        # bots of their own: other modules share the broker and its topic
+SHOP_KEY, RIVAL_KEY = "xshop-key-0123456789", "xrival-key-0123456789"
 AUTH = {"Authorization": f"Bearer {SHOP_KEY}"}
 COLUMNS = ["user_id", "name", "email", "last_seen", "first_seen", "attributes.plan", "tags", "sessions",
            "avg_sentiment"]
@@ -47,7 +48,7 @@ def shop(kafka_broker, tmp_path_factory):
     from tests.support.ports import free_port
     from tests.support.worker import WorkerProcess
     tmp = tmp_path_factory.mktemp("export-api")
-    (tmp / "bots.toml").write_text(bots_toml(SHOP, SHOP_KEY) + bots_toml("rival", RIVAL_KEY))
+    (tmp / "bots.toml").write_text(bots_toml(SHOP, SHOP_KEY) + bots_toml(RIVAL, RIVAL_KEY))
     worker = WorkerProcess({"KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
                             "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
                             "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": "e2e-export-api",
@@ -56,10 +57,10 @@ def shop(kafka_broker, tmp_path_factory):
     events += admin_events(sorted({e["user_id"] for e in events}))
     for chunk in chunks(events, 80):
         post(worker, chunk, SHOP, SHOP_KEY)
-    post(worker, traffic("rival", users=5, seed=32), "rival", RIVAL_KEY)
+    post(worker, traffic(RIVAL, users=5, seed=32), RIVAL, RIVAL_KEY)
     expected = expected_users(events)
     versions = [[len(expected), sum(u["version"] for u in expected.values())]]
-    folded = "SELECT count(), sum(version) FROM users FINAL WHERE bot_id = 'shop'"
+    folded = f"SELECT count(), sum(version) FROM users FINAL WHERE bot_id = '{SHOP}'"
     assert worker.wait_for(folded, versions, timeout=90) == versions, worker.log_tail()
     yield worker, expected, tmp
     worker.kill()
@@ -94,7 +95,7 @@ def test_a_small_export_downloads_at_once_as_a_csv_attachment(shop):
     response = start_export(worker, {"columns": COLUMNS})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert response.headers["content-disposition"].startswith('attachment; filename="shop-users-')
+    assert response.headers["content-disposition"].startswith(f'attachment; filename="{SHOP}-users-')
     assert response.headers["x-export-rows"] == str(len(expected))
     assert parsed(response.content) == expected_csv(expected)
     assert all(field in response.text for field in (',"Doe, ""Jo""",', ',"two\nlines",', ",Zoë 😀,"))
@@ -117,18 +118,18 @@ def test_a_large_export_runs_as_a_job_with_progress_and_a_download_link(shop):
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] in ("queued", "running") and job["total_rows"] == len(expected)
-    assert job["status_url"] == f"/v1/bots/shop/exports/{job['id']}" == response.headers["location"]
+    assert job["status_url"] == f"/v1/bots/{SHOP}/exports/{job['id']}" == response.headers["location"]
     deadline = time.monotonic() + 30
     while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
         time.sleep(0.1)
         job = httpx.get(worker.url + job["status_url"], headers=AUTH).json()
     assert (job["status"], job["rows_written"], job["progress"], job["error"]) == ("done", len(expected), 1.0, None)
-    assert job["download_url"] == f"/v1/bots/shop/exports/{job['id']}/download"
+    assert job["download_url"] == f"/v1/bots/{SHOP}/exports/{job['id']}/download"
     download = httpx.get(worker.url + job["download_url"], headers=AUTH)
     assert download.status_code == 200 and download.headers["content-type"] == "text/csv; charset=utf-8"
     assert parsed(download.content) == expected_csv(expected)
-    assert (tmp / "data" / "exports" / "shop" / f"{job['id']}.csv").read_bytes() == download.content
-    listed = httpx.get(f"{worker.url}/v1/bots/shop/exports", headers=AUTH).json()["exports"]
+    assert (tmp / "data" / "exports" / SHOP / f"{job['id']}.csv").read_bytes() == download.content
+    listed = httpx.get(f"{worker.url}/v1/bots/{SHOP}/exports", headers=AUTH).json()["exports"]
     assert job["id"] in [j["id"] for j in listed]
 
 
@@ -136,12 +137,12 @@ def test_another_bots_key_never_sees_a_bots_export_jobs(shop):
     worker, _, _ = shop
     job = start_export(worker, {"direct_limit": 0}).json()
     rival = {"Authorization": f"Bearer {RIVAL_KEY}"}
-    assert httpx.get(f"{worker.url}/v1/bots/rival/exports/{job['id']}", headers=rival).status_code == 404
-    assert httpx.get(f"{worker.url}/v1/bots/rival/exports/{job['id']}/download", headers=rival).status_code == 404
-    assert httpx.get(f"{worker.url}/v1/bots/shop/exports/{job['id']}", headers=rival).status_code == 401
-    assert job["id"] not in [j["id"] for j in httpx.get(f"{worker.url}/v1/bots/rival/exports",
+    assert httpx.get(f"{worker.url}/v1/bots/{RIVAL}/exports/{job['id']}", headers=rival).status_code == 404
+    assert httpx.get(f"{worker.url}/v1/bots/{RIVAL}/exports/{job['id']}/download", headers=rival).status_code == 404
+    assert httpx.get(f"{worker.url}/v1/bots/{SHOP}/exports/{job['id']}", headers=rival).status_code == 401
+    assert job["id"] not in [j["id"] for j in httpx.get(f"{worker.url}/v1/bots/{RIVAL}/exports",
                                                         headers=rival).json()["exports"]]
-    rival_csv = parsed(start_export(worker, {}, key=RIVAL_KEY, bot="rival").content)
+    rival_csv = parsed(start_export(worker, {}, key=RIVAL_KEY, bot=RIVAL).content)
     assert len(rival_csv) == 1 + 5
 
 
@@ -152,7 +153,7 @@ def test_an_unknown_column_is_a_400_naming_the_valid_ones(shop):
     assert response.json() == {"error": "invalid_export", "detail": [
         "columns[1]: unknown column 'emial'; did you mean 'email'? columns include name, email, country, "
         "sessions, last_seen, tags, segments, channel and attributes.<key>"]}
-    missing = httpx.get(f"{worker.url}/v1/bots/shop/exports/{'0' * 32}", headers=AUTH)
+    missing = httpx.get(f"{worker.url}/v1/bots/{SHOP}/exports/{'0' * 32}", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 

@@ -133,6 +133,15 @@ def test_id_selection_exports_those_users_in_id_order_skipping_unknown_deleted_a
     assert count_users(client, query) == 3
 
 
+def test_an_id_selection_of_100k_users_exports_every_one_of_them_quickly(store):
+    client, users = store
+    query = compile_export("shop", list(reversed(users)), ["user_id"], now=NOW)
+    started = time.monotonic()
+    rows = export(client, query)
+    assert rows[1:] == [[u] for u in sorted(users)]
+    assert time.monotonic() - started < 20      # `IN {ids:Array(String)}` took minutes past ~40,000 ids
+
+
 def test_one_bots_export_never_holds_another_bots_users(store):
     client, users = store
     rival = export(client, compile_export("rival", Group(), ["user_id", "name", "email"], now=NOW))[1:]
