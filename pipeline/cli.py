@@ -17,6 +17,30 @@ from pipeline.settings import Settings, load_settings
 console = Console()
 
 
+def _load_bot(bot_id: str):
+    """The settings and the named bot of CHATLENS_BOTS_FILE, or a clear error."""
+    from pipeline.bots import BotConfigError, load_bots
+    settings = _settings()
+    try:
+        bot = load_bots(settings.bots_file).get(bot_id)
+    except BotConfigError as e:
+        raise click.ClickException(str(e)) from None
+    if bot is None:
+        raise click.ClickException(f"no bot {bot_id!r} in {settings.bots_file}")
+    return settings, bot
+
+
+def where_filter(conditions: tuple[str, ...], match_any: bool) -> dict:
+    """--where conditions as the API's filter group."""
+    from pipeline.where import WhereError, parse_where
+    from queries.columns import FilterError
+    try:
+        filters = [parse_where(c).model_dump() for c in conditions]
+    except (WhereError, FilterError) as e:
+        raise click.BadParameter(str(e), param_hint="--where") from None
+    return {"match": "any" if match_any else "all", "filters": filters}
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -216,15 +240,8 @@ def demo(bot_id: str, users: int, seed: int, url: str | None, concurrency: int) 
 
     from rich.progress import Progress
 
-    from pipeline.bots import BotConfigError, load_bots
     from pipeline.demo import plan, send
-    settings = _settings()
-    try:
-        bot = load_bots(settings.bots_file).get(bot_id)
-    except BotConfigError as e:
-        raise click.ClickException(str(e)) from None
-    if bot is None:
-        raise click.ClickException(f"no bot {bot_id!r} in {settings.bots_file}")
+    settings, bot = _load_bot(bot_id)
     requests = plan(bot, users=users, seed=seed, now=datetime.now(UTC))
     if not requests:
         raise click.ClickException(f"bot {bot_id!r} has no channel secrets: add [bots.{bot_id}.<channel>] tables")
@@ -252,14 +269,7 @@ def users() -> None:
 
 
 def _bot_client(bot_id: str) -> tuple[str, dict[str, str]]:
-    from pipeline.bots import BotConfigError, load_bots
-    settings = _settings()
-    try:
-        bot = load_bots(settings.bots_file).get(bot_id)
-    except BotConfigError as e:
-        raise click.ClickException(str(e)) from None
-    if bot is None:
-        raise click.ClickException(f"no bot {bot_id!r} in {settings.bots_file}")
+    settings, bot = _load_bot(bot_id)
     return f"http://{settings.http_host}:{settings.http_port}", {"Authorization": f"Bearer {bot.api_key}"}
 
 
@@ -290,13 +300,7 @@ def _call(method: str, url: str, headers: dict[str, str], **kwargs) -> dict:
 def users_list(bot_id: str, conditions: tuple[str, ...], match_any: bool, columns: str | None, sort: str,
                limit: int, as_json: bool) -> None:
     """List users matching every (or, with --any, some) condition, newest first by default."""
-    from pipeline.where import WhereError, parse_where
-    from queries.columns import FilterError
-    try:
-        filters = [parse_where(c).model_dump() for c in conditions]
-    except (WhereError, FilterError) as e:
-        raise click.BadParameter(str(e), param_hint="--where") from None
-    request = {"filter": {"match": "any" if match_any else "all", "filters": filters}, "limit": limit,
+    request = {"filter": where_filter(conditions, match_any), "limit": limit,
                "sort": {"column": sort.lstrip("+-"), "direction": "asc" if sort.startswith("+") else "desc"}}
     if columns:
         request["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
@@ -345,17 +349,9 @@ def users_show(user_id: str, bot_id: str, as_json: bool) -> None:
 
 
 def _selection(bot_id: str, user_ids: tuple[str, ...], conditions: tuple[str, ...], match_any: bool) -> dict:
-    from pipeline.where import WhereError, parse_where
-    from queries.columns import FilterError
     if bool(user_ids) == bool(conditions):
         raise click.UsageError("choose users with --user-id (repeatable) or --where (repeatable), not both")
-    if user_ids:
-        return {"user_ids": list(user_ids)}
-    try:
-        filters = [parse_where(c).model_dump() for c in conditions]
-    except (WhereError, FilterError) as e:
-        raise click.BadParameter(str(e), param_hint="--where") from None
-    return {"filter": {"match": "any" if match_any else "all", "filters": filters}}
+    return {"user_ids": list(user_ids)} if user_ids else {"filter": where_filter(conditions, match_any)}
 
 
 ACTION_ARGUMENTS = {  # CLI verb -> (API action, positional arguments, help)

@@ -34,18 +34,11 @@ def export(bot_id: str, conditions: tuple[str, ...], match_any: bool, user_ids: 
     Up to 10,000 users download at once; a larger export runs on the worker as a job, followed here
     with a progress bar and downloaded when it is done. The file appears only when complete.
     """
-    from pipeline.cli import _bot_client, console
-    from pipeline.where import WhereError, parse_where
-    from queries.columns import FilterError
+    from pipeline.cli import _bot_client, console, where_filter
 
     if user_ids and conditions:
         raise click.UsageError("give --where conditions or --user-id ids, not both")
-    try:
-        filters = [parse_where(c).model_dump() for c in conditions]
-    except (WhereError, FilterError) as e:
-        raise click.BadParameter(str(e), param_hint="--where") from None
-    body: dict = {"user_ids": list(user_ids)} if user_ids else \
-        {"filter": {"match": "any" if match_any else "all", "filters": filters}}
+    body: dict = {"user_ids": list(user_ids)} if user_ids else {"filter": where_filter(conditions, match_any)}
     if columns:
         body["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
     if direct_limit is not None:
