@@ -36,6 +36,11 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
     async def columns() -> list[dict]:
         return describe_columns()
 
+    @api.get("/v1/bots/{bot_id}/segments", tags=["users"],
+             summary="Static segments in use with their member counts (members: filter `segments has <name>`)")
+    async def segments(bot: Authorized) -> dict:
+        return {"segments": await run(user_queries.segment_counts, bot.bot_id)}
+
     @api.post("/v1/bots/{bot_id}/users/search", tags=["users"],
               summary="Users matching a filter: a page (keyset cursor), chosen columns, sort, and the total count")
     async def search(bot: Authorized, request: SearchRequest) -> dict:

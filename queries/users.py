@@ -154,3 +154,15 @@ def existing_users(client, bot_id: str, user_ids: list[str]) -> list[str]:
 def matching_users(client, bot_id: str, group: Group, *, now: datetime | None = None) -> list[str]:
     sql, parameters = compile_filter(group, bot_id, now=now or datetime.now(UTC))
     return [r[0] for r in client.query(sql + " ORDER BY user_id", parameters=parameters).result_rows]
+
+
+SEGMENT_COUNTS = """
+SELECT segment, count() AS members FROM users FINAL ARRAY JOIN segments AS segment
+WHERE bot_id = {bot_id:String} AND is_deleted = 0
+GROUP BY segment ORDER BY segment
+"""
+
+
+def segment_counts(client, bot_id: str) -> list[dict[str, Any]]:
+    """Static segments in use and how many current users each holds."""
+    return _rows(client, SEGMENT_COUNTS, {"bot_id": bot_id})
