@@ -21,7 +21,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.pipeline_bench import RESULTS, machine
+from bench.pipeline_bench import machine, report
 from bench.query_bench import NOW, synthetic
 from consumers.clickhouse import connect
 from consumers.exports import stream_csv
@@ -99,9 +99,7 @@ def main() -> None:
              f"after {EARLY:,} rows, **+{(r['end'] - r['baseline']) / MIB:.0f} MiB** at the end",
              f"- peak of Python allocations (tracemalloc, a second untimed pass): "
              f"**{r['python_early'] / MIB:.1f} MiB** after {EARLY:,} rows, **{r['python_end'] / MIB:.1f} MiB** at the end", ""]
-    print("\n".join(lines))
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines) + "\n")
+    report(lines)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,13 @@ def run(n: int, users: int) -> dict:
             "ratio": pipeline / bare, "sentiment_messages_per_s": sentiment_rate()}
 
 
+def report(lines: list[str]) -> None:
+    """Print the figures and append them to bench/RESULTS.md."""
+    print("\n".join(lines))
+    with RESULTS.open("a") as out:
+        out.write("\n".join(lines) + "\n")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -116,9 +123,7 @@ def main() -> None:
              f"- bare aiokafka consume loop on the same topic: **{result['bare_consume_events_per_s']:,.0f} events/s**",
              f"- ratio pipeline / bare consume: **{result['ratio']:.3f}**",
              f"- sentiment (`pipeline.sentiment.score`): **{result['sentiment_messages_per_s']:,.0f} messages/s**", ""]
-    print("\n".join(lines))
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines) + "\n")
+    report(lines)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.pipeline_bench import RESULTS, machine
+from bench.pipeline_bench import machine, report
 from consumers.clickhouse import connect
 from queries.compiler import compile_search
 from schemas.filters import SearchRequest
@@ -89,9 +89,7 @@ def main() -> None:
              f"sorted by last seen, 50 per page: {r['matches']:,} matches",
              f"- first page: **p50 {r['page_p50'] * 1000:.0f} ms, p99 {r['page_p99'] * 1000:.0f} ms** ({r['runs']} runs)",
              f"- count of all matches: **p50 {r['count_p50'] * 1000:.0f} ms, p99 {r['count_p99'] * 1000:.0f} ms**", ""]
-    print("\n".join(lines))
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines) + "\n")
+    report(lines)
 
 
 if __name__ == "__main__":
