@@ -1,5 +1,6 @@
 """The Users section over HTTP: search with filters, one user's detail, sessions and transcript."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Callable
@@ -9,7 +10,6 @@ from pydantic import ValidationError
 
 from pipeline.actions import action_id, events_for
 from pipeline.bots import Bot
-from pipeline.publisher import PublishUnavailable
 from pipeline.services import Services
 from queries import users as user_queries
 from queries.columns import FilterError, describe as describe_columns
@@ -23,7 +23,6 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
     Authorized = Annotated[Bot, Depends(authorized_bot)]
 
     async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        import asyncio
         client = require(services.clickhouse)
         try:
             return await asyncio.to_thread(fn, client, *args, **kwargs)
@@ -57,12 +56,8 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
         at = utc_now()
         action = action_id(idempotency_key, f"{uuid.uuid4()}")
         events = events_for(request, bot.bot_id, chosen, at=at, action=action)
-        try:
-            for start in range(0, len(events), 1000):  # per-user events; Kafka acknowledges each chunk
-                await services.publisher.publish(events[start:start + 1000])
-        except PublishUnavailable as e:
-            raise error(503, "kafka_unavailable", f"{e}; retry with the same Idempotency-Key",
-                        {"Retry-After": "5"}) from None
+        for start in range(0, len(events), 1000):  # Kafka down: 503, retry with the same Idempotency-Key
+            await services.publisher.publish(events[start:start + 1000])
         return {"action": request.action, "users": len(chosen), "action_id": action}
 
     @api.get("/v1/bots/{bot_id}/users/{user_id}", tags=["users"],

@@ -70,6 +70,12 @@ def create_api(services: Services) -> FastAPI:
     api = FastAPI(title="chatlens", version="0.1.0", lifespan=lifespan,
                   description="Conversation analytics: ingest chat events, query the Users section.")
 
+    @api.exception_handler(PublishUnavailable)
+    async def _kafka_unavailable(_: Request, exc: PublishUnavailable) -> JSONResponse:
+        """Anything Kafka did not acknowledge (events, dead letters, settings) is a 503: the sender retries."""
+        return JSONResponse({"error": "kafka_unavailable", "detail": str(exc)}, status_code=503,
+                            headers={"Retry-After": "5"})
+
     @api.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
@@ -120,20 +126,12 @@ def create_api(services: Services) -> FastAPI:
         received_at = utc_now()
         try:
             events = events_for_bot(body, bot.bot_id, received_at)
-        except InvalidEvent as e:
-            await _keep_dead_letter(dead_letter("events-api", bot.bot_id, e.problems, body, received_at=received_at))
+        except InvalidEvent as e:  # kept first; if Kafka cannot keep it, the 503 makes the sender retry
+            await services.publisher.dead_letter(
+                dead_letter("events-api", bot.bot_id, e.problems, body, request.headers, received_at))
             raise ApiError(400, "invalid_event", e.problems) from None
-        try:
-            await services.publisher.publish(events)
-        except PublishUnavailable as e:
-            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
+        await services.publisher.publish(events)
         return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
-
-    async def _keep_dead_letter(letter: dict) -> None:
-        try:
-            await services.publisher.dead_letter(letter)
-        except PublishUnavailable as e:  # not kept: make the sender retry rather than lose it
-            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
 
     @api.get("/v1/bots/{bot_id}/events", summary="Stored raw events of a bot (or one user), oldest first")
     async def list_events(bot: Annotated[Bot, Depends(authorized_bot)], user_id: str = "",
@@ -148,10 +146,7 @@ def create_api(services: Services) -> FastAPI:
     @api.put("/v1/bots/{bot_id}/settings", response_model=BotSettings,
              summary="Change the inactivity window; every worker applies it to events processed afterwards")
     async def put_settings(bot: Annotated[Bot, Depends(authorized_bot)], values: BotSettings) -> BotSettings:
-        try:
-            await services.publisher.bot_settings(bot.bot_id, values.model_dump())
-        except PublishUnavailable as e:
-            raise ApiError(503, "kafka_unavailable", str(e), {"Retry-After": "5"}) from None
+        await services.publisher.bot_settings(bot.bot_id, values.model_dump())
         services.apply_bot_settings(bot.bot_id, values)
         return values
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from pipeline.publisher import PublishUnavailable, dead_letter
+from pipeline.publisher import dead_letter
 from pipeline.services import Services
 from pipeline.signatures import ChannelNotConfigured, Unauthenticated, verify
 from schemas.channels import PARSERS, HandshakeRejected, PayloadError, messenger, slack
@@ -69,17 +69,12 @@ def add_webhook_routes(api: FastAPI, services: Services) -> None:
             events = PARSERS[channel](payload, bot_id=bot.bot_id, received_at=received_at)
         except (PayloadError, InvalidEvent) as e:
             reasons = e.problems if isinstance(e, InvalidEvent) else [str(e)]
-            letter = dead_letter(f"webhook:{channel}", bot.bot_id, reasons, body, request.headers, received_at)
-            try:
-                await services.publisher.dead_letter(letter)
-            except PublishUnavailable as unavailable:
-                return _error(503, "kafka_unavailable", str(unavailable), {"Retry-After": "5"})
+            # kept first; a Kafka outage raises PublishUnavailable, which the app answers with 503
+            await services.publisher.dead_letter(
+                dead_letter(f"webhook:{channel}", bot.bot_id, reasons, body, request.headers, received_at))
             return _error(400, "invalid_payload", reasons)
-        try:
-            if events:
-                await services.publisher.publish(events)
-        except PublishUnavailable as e:
-            return _error(503, "kafka_unavailable", str(e), {"Retry-After": "5"})
+        if events:
+            await services.publisher.publish(events)
         return JSONResponse({"accepted": len(events), "event_ids": [e.event_id for e in events]})
 
     @api.get("/webhooks/messenger/{bot_id}", tags=["webhooks"], response_class=PlainTextResponse,
