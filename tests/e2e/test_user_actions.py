@@ -106,3 +106,31 @@ def test_cli_verbs_act_on_a_where_selection(worker):
     assert refused.returncode == 1 and "Aborted" in refused.stderr
     attrs = "SELECT attributes FROM users FINAL WHERE bot_id = {bot:String} AND user_id = 'web:user-5'"
     assert worker.wait_for(attrs, [[{"plan": "team"}]], timeout=30, bot=worker.bot_id) == [[{"plan": "team"}]]
+
+
+def test_each_action_on_a_filter_reaches_every_matching_row_and_only_those(worker):
+    pair = {"match": "any", "filters": [{"column": "user_id", "function": "equals", "value": "web:user-1"},
+                                        {"column": "user_id", "function": "ends_with", "value": "-4"}]}
+    chosen, others = ["web:user-1", "web:user-4"], "SELECT user_id, version FROM users FINAL WHERE " \
+        "bot_id = {bot:String} AND user_id NOT IN ('web:user-1', 'web:user-4') ORDER BY user_id"
+    untouched = worker.sql(others, bot=worker.bot_id)
+    before = {u: worker.sql(USER, bot=worker.bot_id, user=u)[0] for u in chosen}
+    for body in ({"action": "add_tag", "tag": "picked"}, {"action": "add_to_segment", "segment": "beta"},
+                 {"action": "set_attribute", "key": "plan", "value": "pro"}, {"action": "edit_name", "name": "Same Name"},
+                 {"action": "edit_email", "email": "same@example.com"}, {"action": "ban"}):
+        assert act(worker, {**body, "filter": pair})["users"] == 2
+    for u in chosen:
+        tags = sorted({*before[u][2], "picked"})
+        want = [["Same Name", "same@example.com", tags, ["beta"], {"plan": "pro"}, 1]]
+        got = user(worker, u, want)
+        assert [[*got[0][:2], sorted(got[0][2]), *got[0][3:]]] == want
+    for body in ({"action": "remove_tag", "tag": "picked"}, {"action": "remove_from_segment", "segment": "beta"},
+                 {"action": "remove_attribute", "key": "plan"}, {"action": "unban"}):
+        assert act(worker, {**body, "filter": pair})["users"] == 2
+    for u in chosen:
+        want = [["Same Name", "same@example.com", before[u][2], [], {}, 0]]
+        assert user(worker, u, want) == want
+    assert act(worker, {"action": "delete", "filter": pair})["users"] == 2
+    gone = "SELECT count() FROM users FINAL WHERE bot_id = {bot:String} AND user_id IN ('web:user-1', 'web:user-4')"
+    assert worker.wait_for(gone, [[0]], timeout=30, bot=worker.bot_id) == [[0]]
+    assert worker.sql(others, bot=worker.bot_id) == untouched
