@@ -5,6 +5,8 @@ the last row is on disk), and `<job id>.json`, the job's status, rewritten atomi
 and about once a second while rows are written. The registry is kept in memory; the status files let
 a restarted worker still list and serve finished exports, and a job that a stopped worker left queued
 or running reads as failed. Jobs are found by (bot, id) only, so one bot never sees another's.
+Finished jobs older than the retention (CHATLENS_EXPORT_RETENTION_HOURS) are removed, files and status,
+whenever the bot starts a new export or lists its exports, so the folder does not grow for ever.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,9 +64,11 @@ class ExportJob:
 class ExportJobs:
     """Starts, tracks and finds export jobs; at most `max_running` write at once, the rest stay queued."""
 
-    def __init__(self, root: Path, *, direct_limit: int = DIRECT_LIMIT, max_running: int = 2):
+    def __init__(self, root: Path, *, direct_limit: int = DIRECT_LIMIT, max_running: int = 2,
+                 retention: timedelta = timedelta(hours=72)):
         self.root = root
         self.direct_limit = direct_limit
+        self.retention = retention
         self._jobs: dict[tuple[str, str], ExportJob] = {}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_running)
@@ -78,6 +82,7 @@ class ExportJobs:
         """Queue the export on a thread of its own; returns the job as first saved."""
         job = ExportJob(uuid.uuid4().hex, bot_id, list(query.columns), total)
         self._folder(bot_id).mkdir(parents=True, exist_ok=True)
+        self.prune(bot_id)
         with self._lock:
             self._jobs[(bot_id, job.id)] = job
             self._save(job)
@@ -98,6 +103,7 @@ class ExportJobs:
 
     def list(self, bot_id: str) -> list[ExportJob]:
         """The bot's jobs, newest first: this worker's and those only their status files remember."""
+        self.prune(bot_id)
         folder = self._folder(bot_id)
         ids = {path.stem for path in folder.glob("*.json")} if folder.is_dir() else set()
         with self._lock:
@@ -119,6 +125,25 @@ class ExportJobs:
             time.sleep(0.05)
             job = self.get(bot_id, job_id)
         return job
+
+    def prune(self, bot_id: str, *, now: datetime | None = None) -> list[str]:
+        """Remove the bot's jobs that finished (done or failed) longer than the retention ago; their ids."""
+        folder = self._folder(bot_id)
+        if not folder.is_dir():
+            return []
+        cutoff = format_datetime((now or datetime.now(UTC)) - self.retention)
+        removed = []
+        for path in folder.glob("*.json"):
+            job = self.get(bot_id, path.stem)   # one a stopped worker left unfinished reads as failed
+            ended = job and (job.finished_at or (job.created_at if job.status == FAILED else None))
+            if not ended or ended >= cutoff:
+                continue   # ISO 8601 UTC strings of one format compare as their times
+            for leftover in (folder / f"{job.id}.csv", path):
+                leftover.unlink(missing_ok=True)
+            with self._lock:
+                self._jobs.pop((bot_id, job.id), None)
+            removed.append(job.id)
+        return sorted(removed)
 
     def _run(self, job: ExportJob, client: Any, query: ExportQuery) -> None:
         target = self._folder(job.bot_id) / f"{job.id}.csv"

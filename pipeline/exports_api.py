@@ -7,7 +7,7 @@ bounded queue, so a slow download pauses the read instead of filling memory.
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, AsyncIterator, Callable, Iterator
 from urllib.parse import quote
 
@@ -85,7 +85,8 @@ def add_export_routes(api: FastAPI, services: Services, authorized_bot: Callable
                       direct_limit: int = DIRECT_LIMIT) -> ExportJobs:
     """Register the export routes; returns the job registry (kept in this worker's memory)."""
     Authorized = Annotated[Bot, Depends(authorized_bot)]
-    jobs = ExportJobs(services.settings.data_dir / "exports", direct_limit=direct_limit)
+    jobs = ExportJobs(services.settings.data_dir / "exports", direct_limit=direct_limit,
+                      retention=timedelta(hours=services.settings.export_retention_hours))
     api.state.exports = jobs
 
     def described(job: ExportJob) -> dict[str, Any]:

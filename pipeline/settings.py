@@ -45,6 +45,8 @@ class Settings(BaseSettings):
                                                        "partitions move")
     worker_name: str = Field("worker", pattern=r"^[A-Za-z0-9_-]+$", validation_alias="CHATLENS_WORKER_NAME",
                              description="names this worker's state directory; unique per worker on a host")
+    export_retention_hours: float = Field(72.0, gt=0, le=24 * 365, validation_alias="CHATLENS_EXPORT_RETENTION_HOURS",
+                                          description="finished export jobs (files and status) are removed after this")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")
