@@ -7,8 +7,6 @@ filter matches now. A segment id that users carry but nothing defines lists as a
 by its id. `members` is null on a worker that holds no store (CHATLENS_SINK=false).
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Callable
