@@ -180,3 +180,15 @@ class TestCompilerResolvesDynamicSegments:
         sql, params = compile_counts([has("pro"), has("newsletter")], "demo", now=NOW, segments={"pro": PRO})
         assert sql.startswith("SELECT countIf(") and sql.count("countIf(") == 2
         assert sql.endswith("WHERE bot_id = {bot_id:String} AND is_deleted = 0") and params["bot_id"] == "demo"
+
+
+class TestExportOfASegment:
+    def test_a_segment_export_selects_its_members_by_the_segments_filter(self):
+        from schemas.exports import ExportRequest
+        assert ExportRequest(segment="pro").selection == has("pro")
+
+    @pytest.mark.parametrize("other", [{"user_ids": ["web:a"]}, {"filter": {"filters": []}}])
+    def test_a_segment_export_takes_no_other_selection(self, other):
+        from schemas.exports import ExportRequest
+        with pytest.raises(ValidationError, match="give segment alone"):
+            ExportRequest.model_validate({"segment": "pro", **other})
