@@ -9,15 +9,11 @@ one bad record never stops a worker. Records of one key stay in order (one key, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from pipeline.kafka_admin import partition_count
-from pipeline.topic_reader import read_to_end
+from pipeline.topic_reader import from_beginning, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +42,9 @@ async def read_current(bootstrap: str, topic: str, parse: Callable[[Any], Item |
 async def follow(bootstrap: str, topic: str, parse: Callable[[Any], Item | None],
                  apply: Callable[[Item], None]) -> None:
     """Apply every record of the topic, from the beginning, forever (no consumer group: nothing committed)."""
-    count = await asyncio.to_thread(partition_count, bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(count)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    async with from_beginning(bootstrap, topic) as (consumer, _):
         while True:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     if (item := _parsed(topic, parse, record)) is not None:
                         apply(item)
-    finally:
-        await consumer.stop()
