@@ -9,6 +9,12 @@ Datetimes are bound as 'YYYY-MM-DD HH:MM:SS.fff' UTC strings (clickhouse-connect
 binding drops milliseconds). Keyset pagination: rows are ordered by (sort value, user_id) with missing
 values last, and a cursor carries the last row's pair, so rows inserted between pages never shift
 the rest of the original set.
+
+Dynamic segments: given `segments` (dynamic segment id -> saved filter), `segments has <id>` compiles
+to that filter, `has_not` to its negation and `in_list` to any of them (ids without a definition stay
+tests of the static `segments` array, so a deleted dynamic segment named elsewhere matches by static
+membership). Expansion is guarded: a cycle is a FilterError naming it, nesting stops at
+MAX_SEGMENT_DEPTH and a filter expands to at most MAX_EXPANDED_CONDITIONS conditions.
 """
 
 from __future__ import annotations
