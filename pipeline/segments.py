@@ -86,6 +86,11 @@ class SegmentRegistry:
         if known is None or change.at is None or known.at is None or change.at >= known.at:
             self._latest[key] = change
 
+    def changed_at(self, bot_id: str, segment_id: str) -> datetime | None:
+        """When the segment's newest record (a deletion included) was written; a new one must be later."""
+        change = self._latest.get((bot_id, segment_id))
+        return change.at if change else None
+
     def get(self, bot_id: str, segment_id: str) -> Segment | None:
         change = self._latest.get((bot_id, segment_id))
         return change.segment if change else None

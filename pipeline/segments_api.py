@@ -114,7 +114,7 @@ def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callabl
             if segment_id in await carried(bot.bot_id):
                 raise error(409, "segment_exists", f"users carry {segment_id!r} as a static segment; "
                                                    f"choose another name for the dynamic one")
-        at = utc_now()
+        at = _later(registry.changed_at(bot.bot_id, segment_id))   # after a deletion of the same id
         segment = Segment(segment_id=segment_id, name=request.name.strip(), kind=request.kind,
                           filter=request.filter, created_at=at, updated_at=at)
         await publish(bot.bot_id, segment)
@@ -150,7 +150,7 @@ def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callabl
                 raise error(400, "static_segment", f"segment {segment_id!r} is static: it has no filter; "
                                                    f"create a dynamic segment instead")
             checked(bot.bot_id, segment_id, request.filter)
-        changes = {"updated_at": _later(segment.updated_at)}
+        changes = {"updated_at": _later(registry.changed_at(bot.bot_id, segment_id))}
         if request.name is not None:
             changes["name"] = request.name.strip()
         if request.filter is not None:
@@ -173,7 +173,7 @@ def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callabl
             action = action_id(idempotency_key, f"{uuid.uuid4()}")
             await publish_events(services, events_for(request, bot.bot_id, members, at=utc_now(), action=action))
         if segment is not None:   # after the memberships: Kafka down midway leaves the definition to retry with
-            at = _later(segment.updated_at)
+            at = _later(registry.changed_at(bot.bot_id, segment_id))
             await services.publisher.segment(bot.bot_id, segment_id, encode_deletion(segment_id, at))
             registry.apply(SegmentChange(bot.bot_id, segment_id, None, at))
         return {"deleted": segment_id, "users": len(members)}

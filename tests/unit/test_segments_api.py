@@ -119,3 +119,13 @@ def test_one_bot_never_sees_another_bots_segments(client):
     acme = {"Authorization": "Bearer acme-api-key-change-me-too"}
     assert client.get("/v1/bots/acme/segments", headers=acme).json() == {"segments": []}
     assert client.get("/v1/bots/acme/segments/newsletter", headers=acme).status_code == 404
+
+
+def test_a_segment_deleted_and_created_again_at_once_is_there(client, services):
+    for _ in range(3):
+        client.post(URL, json={"name": "Pro", "kind": "dynamic", "filter": PRO}, headers=AUTH)
+        assert client.delete(f"{URL}/pro", headers=AUTH).status_code == 200
+    assert client.post(URL, json={"name": "Pro", "kind": "dynamic", "filter": PRO}, headers=AUTH).status_code == 201
+    assert client.get(f"{URL}/pro", headers=AUTH).json()["name"] == "Pro"
+    times = [change.at for change in records(services)]
+    assert times == sorted(times) and len(set(times)) == len(times)   # every record later than the one before
