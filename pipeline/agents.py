@@ -11,7 +11,7 @@ import faust
 from faust import streams as faust_streams
 
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
-from pipeline import bot_settings, topics
+from pipeline import bot_settings, compacted, segments, topics
 from pipeline.projection import Projected, by_user, coalesce, encode_rows, project
 from pipeline.publisher import dead_letter
 from pipeline.sentiment import score
@@ -69,6 +69,10 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     @app.task
     async def follow_bot_settings() -> None:
         await bot_settings.follow(settings.bootstrap, services.apply_bot_settings)
+
+    @app.task
+    async def follow_segments() -> None:
+        await compacted.follow(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply)
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         sink = KafkaSink(

@@ -278,7 +278,7 @@ def _call(method: str, url: str, headers: dict[str, str], **kwargs) -> dict:
         response = httpx.request(method, url, headers=headers, timeout=60, **kwargs)
     except httpx.HTTPError as e:
         raise click.ClickException(f"cannot reach the worker at {url}: {e}") from None
-    if response.status_code != 200:
+    if not response.is_success:
         try:
             detail = response.json().get("detail")
         except ValueError:
@@ -304,6 +304,11 @@ def users_list(bot_id: str, conditions: tuple[str, ...], match_any: bool, column
                "sort": {"column": sort.lstrip("+-"), "direction": "asc" if sort.startswith("+") else "desc"}}
     if columns:
         request["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
+    search_users(bot_id, request, as_json)
+
+
+def search_users(bot_id: str, request: dict, as_json: bool) -> None:
+    """Ask the worker for a page of users and print it as a table (or the API's JSON)."""
     base, headers = _bot_client(bot_id)
     page = _call("POST", f"{base}/v1/bots/{bot_id}/users/search", headers, json=request)
     if as_json:
@@ -394,12 +399,14 @@ for _verb, (_action, _arguments, _help) in ACTION_ARGUMENTS.items():
     users.add_command(_action_command(_verb, _action, _arguments, _help))
 
 
-def _register_export() -> None:
-    from pipeline.cli_export import export  # imports pipeline.cli's helpers lazily, so no cycle
+def _register_commands() -> None:
+    from pipeline.cli_export import export  # they import pipeline.cli's helpers lazily, so no cycle
+    from pipeline.cli_segments import segments
     main.add_command(export)
+    main.add_command(segments)
 
 
-_register_export()
+_register_commands()
 
 
 @main.group()

@@ -21,24 +21,27 @@ POLL_SECONDS = 0.5
               help="e.g. 'country = PL', 'attributes.plan = pro', 'tags has vip'; repeat for more")
 @click.option("--any", "match_any", is_flag=True, help="match any --where condition instead of all")
 @click.option("--user-id", "user_ids", multiple=True, metavar="ID", help="export this user; repeat for more")
+@click.option("--segment", default=None, metavar="ID",
+              help="export the members of this segment, static or dynamic (as --where 'segments has ID')")
 @click.option("--columns", default=None,
               help="comma-separated, e.g. name,email,attributes.plan,tags "
                    "[default: user_id,name,email,last_seen,first_seen]")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the CSV file to write")
 @click.option("--direct-limit", type=click.IntRange(0, DIRECT_LIMIT), default=None,
               help=f"run as a job on the worker when more users than this match [default: {DIRECT_LIMIT}]")
-def export(bot_id: str, conditions: tuple[str, ...], match_any: bool, user_ids: tuple[str, ...], columns: str | None,
-           out: Path, direct_limit: int | None) -> None:
-    """Export users as CSV: every user of the bot, those matching --where, or the --user-id ones.
+def export(bot_id: str, conditions: tuple[str, ...], match_any: bool, user_ids: tuple[str, ...], segment: str | None,
+           columns: str | None, out: Path, direct_limit: int | None) -> None:
+    """Export users as CSV: every user of the bot, those matching --where, the --user-id ones or a --segment.
 
     Up to 10,000 users download at once; a larger export runs on the worker as a job, followed here
     with a progress bar and downloaded when it is done. The file appears only when complete.
     """
     from pipeline.cli import _bot_client, console, where_filter
 
-    if user_ids and conditions:
-        raise click.UsageError("give --where conditions or --user-id ids, not both")
-    body: dict = {"user_ids": list(user_ids)} if user_ids else {"filter": where_filter(conditions, match_any)}
+    if sum(map(bool, (user_ids, conditions, segment))) > 1:
+        raise click.UsageError("choose users one way: --where conditions, --user-id ids or --segment")
+    body: dict = ({"user_ids": list(user_ids)} if user_ids else {"segment": segment} if segment
+                  else {"filter": where_filter(conditions, match_any)})
     if columns:
         body["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
     if direct_limit is not None:

@@ -106,7 +106,8 @@ def add_export_routes(api: FastAPI, services: Services, authorized_bot: Callable
                          202: {"description": "a job: poll status_url, then fetch download_url"}})
     async def create_export(bot: Authorized, request: ExportRequest):
         try:
-            query = compile_export(bot.bot_id, request.selection, request.columns, now=datetime.now(UTC))
+            query = compile_export(bot.bot_id, request.selection, request.columns, now=datetime.now(UTC),
+                                   segments=services.segments.dynamic_filters(bot.bot_id))
         except FilterError as e:
             raise error(400, "invalid_export", [f"{e.location}: {e.message}"]) from None
         client = require(services.clickhouse)

@@ -27,6 +27,8 @@ class Publisher(Protocol):
 
     async def bot_settings(self, bot_id: str, values: dict) -> None: ...
 
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None: ...
+
     async def ping(self) -> None: ...
 
 
@@ -81,6 +83,9 @@ class KafkaPublisher:
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
 
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
+        await self._send_all([(topics.SEGMENTS, topics.segment_key(bot_id, segment_id), record)])
+
     async def ping(self) -> None:
         assert self._producer is not None, "publisher not started"
         try:
@@ -97,6 +102,7 @@ class MemoryPublisher:
         self.events: list[Event] = []
         self.dead_letters: list[dict] = []
         self.settings: list[tuple[str, dict]] = []
+        self.segments: list[tuple[bytes, bytes]] = []   # (key, value) as they would reach the segments topic
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
@@ -110,6 +116,10 @@ class MemoryPublisher:
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self.ping()
         self.settings.append((bot_id, values))
+
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
+        await self.ping()
+        self.segments.append((topics.segment_key(bot_id, segment_id), record))
 
     async def ping(self) -> None:
         if not self.available:

@@ -3,7 +3,7 @@
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Header
 from pydantic import ValidationError
@@ -18,10 +18,9 @@ from schemas.events import describe, utc_now
 from schemas.filters import SearchRequest
 
 
-def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
-                    require: Callable[[Any], Any], error: type[Exception]) -> None:
-    Authorized = Annotated[Bot, Depends(authorized_bot)]
-
+def store_runner(services: Services, require: Callable[[Any], Any],
+                 error: type[Exception]) -> Callable[..., Awaitable[Any]]:
+    """`run(fn, *args)`: fn(client, *args) in a thread; a filter the catalogue refuses is a 400."""
     async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         client = require(services.clickhouse)
         try:
@@ -31,33 +30,46 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
         except ValidationError as e:
             raise error(400, "invalid_filter", describe(e)) from None
 
+    return run
+
+
+async def publish_events(services: Services, events: list) -> None:
+    """In requests of 1000; Kafka down is a 503 (PublishUnavailable), retried with the same Idempotency-Key."""
+    for start in range(0, len(events), 1000):
+        await services.publisher.publish(events[start:start + 1000])
+
+
+def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
+                    require: Callable[[Any], Any], error: type[Exception]) -> None:
+    Authorized = Annotated[Bot, Depends(authorized_bot)]
+    run = store_runner(services, require, error)
+
     @api.get("/v1/columns", tags=["users"], summary="Columns a filter, sort or selection may use, with functions")
     async def columns() -> list[dict]:
         return describe_columns()
 
-    @api.get("/v1/bots/{bot_id}/segments", tags=["users"],
-             summary="Static segments in use with their member counts (members: filter `segments has <name>`)")
-    async def segments(bot: Authorized) -> dict:
-        return {"segments": await run(user_queries.segment_counts, bot.bot_id)}
-
     @api.post("/v1/bots/{bot_id}/users/search", tags=["users"],
               summary="Users matching a filter: a page (keyset cursor), chosen columns, sort, and the total count")
     async def search(bot: Authorized, request: SearchRequest) -> dict:
-        return await run(user_queries.search, bot.bot_id, request)
+        return await run(user_queries.search, bot.bot_id, request,
+                         segments=services.segments.dynamic_filters(bot.bot_id))
 
     @api.post("/v1/bots/{bot_id}/users/actions", tags=["users"],
               summary="Tag, attribute, segment, edit, ban or delete users (ids or a filter); answers how many")
     async def act(bot: Authorized, request: ActionRequest,
                   idempotency_key: Annotated[str | None, Header()] = None) -> dict:
+        defined = services.segments.get(bot.bot_id, request.segment or "")
+        if request.action == "add_to_segment" and defined is not None and defined.kind == "dynamic":
+            raise error(400, "dynamic_segment", f"segment {defined.segment_id!r} is dynamic: its members are the "
+                                                f"users matching its filter, so users cannot be added to it")
         if request.user_ids is not None:
             chosen = await run(user_queries.existing_users, bot.bot_id, request.user_ids)
         else:
-            chosen = await run(user_queries.matching_users, bot.bot_id, request.filter)
+            chosen = await run(user_queries.matching_users, bot.bot_id, request.filter,
+                               segments=services.segments.dynamic_filters(bot.bot_id))
         at = utc_now()
         action = action_id(idempotency_key, f"{uuid.uuid4()}")
-        events = events_for(request, bot.bot_id, chosen, at=at, action=action)
-        for start in range(0, len(events), 1000):  # Kafka down: 503, retry with the same Idempotency-Key
-            await services.publisher.publish(events[start:start + 1000])
+        await publish_events(services, events_for(request, bot.bot_id, chosen, at=at, action=action))
         return {"action": request.action, "users": len(chosen), "action_id": action}
 
     @api.get("/v1/bots/{bot_id}/users/{user_id}", tags=["users"],

@@ -9,21 +9,25 @@ Datetimes are bound as 'YYYY-MM-DD HH:MM:SS.fff' UTC strings (clickhouse-connect
 binding drops milliseconds). Keyset pagination: rows are ordered by (sort value, user_id) with missing
 values last, and a cursor carries the last row's pair, so rows inserted between pages never shift
 the rest of the original set.
+
+Dynamic segments: given `segments` (dynamic segment id -> saved filter), `segments has <id>` compiles
+to that filter, `has_not` to its negation and `in_list` to any of them (ids without a definition stay
+tests of the static `segments` array, so a deleted dynamic segment named elsewhere matches by static
+membership). Expansion is guarded: a cycle is a FilterError naming it, nesting stops at
+MAX_SEGMENT_DEPTH and a filter expands to at most MAX_EXPANDED_CONDITIONS conditions.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from queries.columns import DEFAULT_COLUMNS, Column, FilterError, lookup
-from schemas.filters import Condition, Group, SearchRequest, Sort, is_number, parse_date
+from queries.cursors import decode_cursor, encode_cursor
+from schemas.filters import Condition, Group, SearchRequest, Sort, parse_date
 
-__all__ = ["FilterError", "SearchQuery", "compile_filter", "compile_search", "encode_cursor", "decode_cursor"]
+__all__ = ["FilterError", "SearchQuery", "compile_counts", "compile_filter", "compile_search", "encode_cursor", "decode_cursor"]
 
 DATETIME = "DateTime64(3, 'UTC')"
 SORT_PARAM_TYPES = {"string": "String", "attribute": "String", "number": "Float64", "boolean": "UInt8",
@@ -40,6 +44,7 @@ class _Params:
     def __init__(self, **fixed: Any):
         self.values: dict[str, Any] = dict(fixed)
         self._next = 0
+        self.conditions = 0   # compiled so far, dynamic segments' included
 
     def bind(self, value: Any, type_: str) -> str:
         name = f"p{self._next}"
@@ -149,33 +154,101 @@ BUILDERS: dict[str, Callable[[_Operand], str]] = {
 }
 
 
-def _condition(condition: Condition, params: _Params, now: datetime, location: str) -> str:
+MAX_SEGMENT_DEPTH = 5            # dynamic segments inside dynamic segments
+MAX_EXPANDED_CONDITIONS = 1000   # conditions of a filter once its dynamic segments are expanded
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a filter compiles with: its parameters, the time, and the dynamic segments it may expand."""
+
+    params: _Params
+    now: datetime
+    segments: Mapping[str, Group]          # dynamic segment id -> its saved filter
+    path: tuple[str, ...] = ()             # the dynamic segments being expanded, outermost first
+
+
+def _condition(condition: Condition, scope: _Scope, location: str) -> str:
     column = lookup(condition.column, f"{location}.column")
     if condition.function not in column.functions:
         raise FilterError(f"{location}.function",
                           f"{condition.function!r} does not fit {column.name!r} ({column.type}); "
                           f"use one of: {', '.join(column.functions)}")
-    operand = _Operand(column, column.expression(params.bind), condition.value, params, now, location)
-    return f"({BUILDERS[condition.function](operand)})"
+    scope.params.conditions += 1
+    if scope.params.conditions > MAX_EXPANDED_CONDITIONS:
+        raise FilterError(location, f"the filter holds more than {MAX_EXPANDED_CONDITIONS} conditions once its "
+                                    f"dynamic segments are expanded")
+    if column.name == "segments" and condition.function in _SEGMENT_FUNCTIONS:
+        ids = [condition.value] if isinstance(condition.value, str) else list(condition.value)
+        if any(i in scope.segments for i in ids):
+            return _segments(column, condition.function, ids, scope, location)
+    return _built(column, condition.function, condition.value, scope, location)
 
 
-def _group(group: Group, params: _Params, now: datetime, location: str) -> str:
-    parts = [(_group(f, params, now, f"{location}.filters[{i}]") if isinstance(f, Group)
-              else _condition(f, params, now, f"{location}.filters[{i}]"))
+def _built(column: Column, function: str, value: Any, scope: _Scope, location: str) -> str:
+    operand = _Operand(column, column.expression(scope.params.bind), value, scope.params, scope.now, location)
+    return f"({BUILDERS[function](operand)})"
+
+
+_SEGMENT_FUNCTIONS = ("has", "has_not", "in_list")   # is_set / is_not_set see static memberships only
+
+
+def _segments(column: Column, function: str, ids: list[str], scope: _Scope, location: str) -> str:
+    """`segments has <id>` of a dynamic segment is its saved filter; has_not its negation; in_list any of them.
+
+    Ids without a definition (static segments) stay tests of the users' `segments` array.
+    """
+    parts = [_expand(i, scope, location) for i in dict.fromkeys(ids) if i in scope.segments]
+    static = [i for i in ids if i not in scope.segments]
+    if static:
+        parts.append(_built(column, "in_list", static, scope, location))
+    matched = "(" + " OR ".join(parts) + ")"
+    return f"(NOT ifNull({matched}, 0))" if function == "has_not" else matched
+
+
+def _expand(segment_id: str, scope: _Scope, location: str) -> str:
+    if segment_id in scope.path:
+        cycle = [*scope.path[scope.path.index(segment_id):], segment_id]
+        raise FilterError(location, f"dynamic segments refer to each other in a cycle: {' -> '.join(cycle)}; "
+                                    f"change one of their filters")
+    if len(scope.path) >= MAX_SEGMENT_DEPTH:
+        raise FilterError(location, f"dynamic segments nest at most {MAX_SEGMENT_DEPTH} deep: "
+                                    f"{' -> '.join([*scope.path, segment_id])}")
+    inner = _Scope(scope.params, scope.now, scope.segments, (*scope.path, segment_id))
+    return _group(scope.segments[segment_id], inner, f"{location} -> segment {segment_id!r} filter")
+
+
+def _group(group: Group, scope: _Scope, location: str) -> str:
+    parts = [(_group(f, scope, f"{location}.filters[{i}]") if isinstance(f, Group)
+              else _condition(f, scope, f"{location}.filters[{i}]"))
              for i, f in enumerate(group.filters)]
     if not parts:
         return "1"
     return "(" + (" AND " if group.match == "all" else " OR ").join(parts) + ")"
 
 
-def _where(group: Group, params: _Params, now: datetime) -> str:
-    return f"bot_id = {{bot_id:String}} AND is_deleted = 0 AND {_group(group, params, now, 'filter')}"
+def _where(group: Group, scope: _Scope) -> str:
+    return f"bot_id = {{bot_id:String}} AND is_deleted = 0 AND {_group(group, scope, 'filter')}"
 
 
-def compile_filter(group: Group, bot_id: str, *, now: datetime) -> tuple[str, dict[str, Any]]:
-    """`SELECT user_id FROM users FINAL WHERE …` for one bot, and its parameters (segment exports use it)."""
-    params = _Params(bot_id=bot_id)
-    return f"SELECT user_id FROM users FINAL WHERE {_where(group, params, now)}", params.values
+def compile_filter(group: Group, bot_id: str, *, now: datetime,
+                   segments: Mapping[str, Group] | None = None) -> tuple[str, dict[str, Any]]:
+    """`SELECT user_id FROM users FINAL WHERE …` for one bot, and its parameters (segment exports use it).
+
+    `segments` maps the bot's dynamic segment ids to their saved filters, so `segments has <id>` means
+    "matches that filter"; without it every segment id is tested against the static memberships.
+    """
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    return f"SELECT user_id FROM users FINAL WHERE {_where(group, scope)}", scope.params.values
+
+
+def compile_counts(groups: Sequence[Group], bot_id: str, *, now: datetime,
+                   segments: Mapping[str, Group] | None = None) -> tuple[str, dict[str, Any]]:
+    """One scan that counts the bot's current users matching each group: `SELECT countIf(…) AS c0, …`."""
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    counts = [f"countIf({_group(group, scope, f'filters[{i}]')}) AS c{i}" for i, group in enumerate(groups)]
+    return (f"SELECT {', '.join(counts) or '0'} FROM users FINAL\n"
+            f"WHERE bot_id = {{bot_id:String}} AND is_deleted = 0", scope.params.values)
 
 
 @dataclass(frozen=True)
@@ -194,9 +267,11 @@ def _sort_key(column: Column, expr: str) -> str:
     return f"nullIf({expr}, '')" if column.type in ("string", "attribute") else expr
 
 
-def compile_search(request: SearchRequest, bot_id: str, *, now: datetime) -> SearchQuery:
-    params = _Params(bot_id=bot_id)
-    where = _where(request.filter, params, now)
+def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
+                   segments: Mapping[str, Group] | None = None) -> SearchQuery:
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    params = scope.params
+    where = _where(request.filter, scope)
     count_parameters = dict(params.values)
     wanted = request.columns if request.columns is not None else DEFAULT_COLUMNS
     selected = {name: lookup(name, f"columns[{i}]") for i, name in enumerate(wanted)}
@@ -228,46 +303,3 @@ def _after_cursor(key: str, direction: str, column: Column, value: Any, user_id:
     bound = params.bind(sql_time(value) if isinstance(value, datetime) else value, SORT_PARAM_TYPES[column.type])
     op = "<" if direction == "desc" else ">"
     return f"({key} {op} {bound} OR ({key} = {bound} AND user_id > {user}) OR {key} IS NULL)"
-
-
-def encode_cursor(sort: Sort, value: Any, user_id: str) -> str:
-    """Opaque to clients: base64url of JSON {"s": column, "d": direction, "v": sort value, "u": user_id}."""
-    if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat(
-            timespec="milliseconds")
-    data = json.dumps({"s": sort.column, "d": sort.direction, "v": value, "u": user_id}, ensure_ascii=False)
-    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
-
-
-_NOT_A_CURSOR = "not a cursor this API issued; pass next_cursor from the previous page"
-
-
-def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
-    """The (sort value, user_id) a cursor carries, checked against the sort it was issued for."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict) or set(data) != {"s", "d", "v", "u"} or not isinstance(data["u"], str):
-        raise FilterError("cursor", _NOT_A_CURSOR)
-    if (data["s"], data["d"]) != (sort.column, sort.direction):
-        raise FilterError("cursor", f"the cursor belongs to sort {data['s']!r} {data['d']!r}, not "
-                                    f"{sort.column!r} {sort.direction!r}; start again without a cursor")
-    return _cursor_value(data["v"], lookup(sort.column, "sort.column")), data["u"]
-
-
-def _cursor_value(value: Any, column: Column) -> Any:
-    """The cursor's sort value if it has the sort column's type (JSON: ISO string, number, 0/1, string, null)."""
-    if value is None:
-        return None
-    try:
-        if column.type == "datetime":
-            return parse_date(value)[0]
-        if (column.type == "number" and is_number(value)) or (column.type in ("string", "attribute")
-                                                              and isinstance(value, str)):
-            return value
-        if column.type == "boolean" and type(value) is int and value in (0, 1):
-            return value
-    except ValueError:
-        pass
-    raise FilterError("cursor", _NOT_A_CURSOR)

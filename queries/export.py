@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from queries.columns import lookup
 from queries.compiler import compile_filter
@@ -41,11 +41,14 @@ class ExportQuery:
 
 
 def compile_export(bot_id: str, selection: Group | Sequence[str], columns: Sequence[str], *,
-                   now: datetime) -> ExportQuery:
-    """The export's SQL. `selection` is a filter or explicit user ids; unknown columns raise FilterError."""
+                   now: datetime, segments: Mapping[str, Group] | None = None) -> ExportQuery:
+    """The export's SQL. `selection` is a filter or explicit user ids; unknown columns raise FilterError.
+
+    `segments`: the bot's dynamic segments (id -> saved filter), so a filter may name them.
+    """
     chosen = {name: lookup(name, f"columns[{i}]") for i, name in enumerate(columns)}   # repeats kept once
     if isinstance(selection, Group):
-        select, parameters = compile_filter(selection, bot_id, now=now)
+        select, parameters = compile_filter(selection, bot_id, now=now, segments=segments)
         if not select.startswith(_FILTER_SELECT):
             raise AssertionError(f"compile_filter changed its shape: {select[:80]!r}")
         where = select[len(_FILTER_SELECT):]

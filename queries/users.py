@@ -7,10 +7,11 @@ clickhouse-connect client and shapes rows into dicts. Every read takes the newes
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from queries.compiler import compile_filter, compile_search, encode_cursor
+from queries.compiler import compile_counts, compile_filter, compile_search, encode_cursor
 from queries.projections import PROFILE_COLUMNS
 from schemas.filters import Group, SearchRequest
 
@@ -61,9 +62,13 @@ def _rows(client, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
     return [{name: _utc(v) for name, v in zip(result.column_names, row)} for row in result.result_rows]
 
 
-def search(client, bot_id: str, request: SearchRequest, *, now: datetime | None = None) -> dict[str, Any]:
-    """One page of matching users (the request's columns), the total that match, and the next page's cursor."""
-    query = compile_search(request, bot_id, now=now or datetime.now(UTC))
+def search(client, bot_id: str, request: SearchRequest, *, now: datetime | None = None,
+           segments: Mapping[str, Group] | None = None) -> dict[str, Any]:
+    """One page of matching users (the request's columns), the total that match, and the next page's cursor.
+
+    `segments`: the bot's dynamic segments (id -> saved filter) that `segments has <id>` expands.
+    """
+    query = compile_search(request, bot_id, now=now or datetime.now(UTC), segments=segments)
     rows = client.query(query.sql, parameters=query.parameters).result_rows
     page = rows[:query.limit]
     users = [{name: _utc(v) for name, v in zip(query.columns, row)} for row in page]
@@ -151,9 +156,19 @@ def existing_users(client, bot_id: str, user_ids: list[str]) -> list[str]:
     return [r[0] for r in rows.result_rows]
 
 
-def matching_users(client, bot_id: str, group: Group, *, now: datetime | None = None) -> list[str]:
-    sql, parameters = compile_filter(group, bot_id, now=now or datetime.now(UTC))
+def matching_users(client, bot_id: str, group: Group, *, now: datetime | None = None,
+                   segments: Mapping[str, Group] | None = None) -> list[str]:
+    sql, parameters = compile_filter(group, bot_id, now=now or datetime.now(UTC), segments=segments)
     return [r[0] for r in client.query(sql + " ORDER BY user_id", parameters=parameters).result_rows]
+
+
+def count_matching(client, bot_id: str, groups: Sequence[Group], *, now: datetime | None = None,
+                   segments: Mapping[str, Group] | None = None) -> list[int]:
+    """How many current users match each group, in one scan (segment member counts use it)."""
+    if not groups:
+        return []
+    sql, parameters = compile_counts(groups, bot_id, now=now or datetime.now(UTC), segments=segments)
+    return [int(n) for n in client.query(sql, parameters=parameters).result_rows[0]]
 
 
 SEGMENT_COUNTS = """

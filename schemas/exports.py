@@ -3,7 +3,8 @@
     {"filter": {"match": "all", "filters": [{"column": "country", "function": "equals", "value": "PL"}]},
      "columns": ["user_id", "name", "email", "attributes.plan", "tags"]}
 
-Give `user_ids` or `filter`, not both; neither exports every user of the bot. Which column exists is
+Give `user_ids`, `filter` or `segment` (its members: the filter `segments has <id>`), at most one;
+none exports every user of the bot. Which column exists is
 the catalogue's check (queries/columns.py), made when the export is compiled.
 """
 
@@ -13,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schemas.filters import Group
+from schemas.filters import Condition, Group
 
 DEFAULT_EXPORT_COLUMNS = ("user_id", "name", "email", "last_seen", "first_seen")
 DIRECT_LIMIT = 10_000        # exports of at most this many users download at once; larger ones run as a job
@@ -29,6 +30,8 @@ class ExportRequest(BaseModel):
     user_ids: list[UserId] | None = Field(default=None, min_length=1, max_length=MAX_USER_IDS,
                                           description="export exactly these users (unknown ids are skipped)")
     filter: Group | None = Field(default=None, description="export every user matching this filter")
+    segment: str | None = Field(default=None, min_length=1, max_length=256,
+                                description="export the members of this segment (static or dynamic) by its id")
     columns: list[str] = Field(default_factory=lambda: list(DEFAULT_EXPORT_COLUMNS), min_length=1,
                                max_length=MAX_COLUMNS,
                                description="catalogue names, attributes.<key> included, in file order")
@@ -40,11 +43,15 @@ class ExportRequest(BaseModel):
     def _one_selection(self) -> ExportRequest:
         if self.user_ids is not None and self.filter is not None:
             raise ValueError("give user_ids or filter, not both")
+        if self.segment is not None and (self.user_ids is not None or self.filter is not None):
+            raise ValueError("give segment alone: it chooses the users, as user_ids or filter would")
         return self
 
     @property
     def selection(self) -> Group | list[str]:
-        """The explicit ids, else the filter (an empty filter matches every user)."""
+        """The explicit ids, else the filter, else the segment's members (an empty filter matches every user)."""
         if self.user_ids is not None:
             return self.user_ids
+        if self.segment is not None:
+            return Group(filters=[Condition(column="segments", function="has", value=self.segment)])
         return self.filter if self.filter is not None else Group()

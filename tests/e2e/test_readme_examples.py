@@ -66,3 +66,16 @@ def test_user_search_curl_example_answers_a_page(kafka_broker, make_worker):
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     page = json.loads(result.stdout)
     assert set(page) == {"users", "total", "next_cursor"} and page["total"] == len(page["users"])
+
+
+def test_segments_curl_examples_create_rename_and_list(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [block] = [b for b in shell_blocks() if "/v1/bots/demo/segments" in b]
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    created, dynamic, renamed, listed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (created["segment_id"], dynamic["segment_id"], dynamic["kind"]) == ("newsletter", "engaged-pros", "dynamic")
+    assert renamed["name"] == "Weekly letter"
+    assert [(s["segment_id"], s["name"], s["members"]) for s in listed["segments"]] == [
+        ("engaged-pros", "Engaged pros", 0), ("newsletter", "Weekly letter", 0)]
