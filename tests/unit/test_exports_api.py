@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from consumers.export_jobs import INTERRUPTED
+from queries.export import format_datetime
 from pipeline.bots import Bot, load_bots
 from pipeline.exports_api import ThreadedChunks, add_export_routes
 from pipeline.publisher import MemoryPublisher
@@ -72,7 +74,8 @@ def test_an_interrupted_job_reads_failed_and_its_download_is_409(client, tmp_pat
     folder.mkdir(parents=True)
     (folder / f"{job_id}.json").write_text(json.dumps({
         "id": job_id, "bot_id": "demo", "columns": ["user_id"], "total_rows": 20_000, "status": "running",
-        "rows_written": 5_000, "error": None, "created_at": "2026-03-01T12:00:00.000Z", "finished_at": None}))
+        "rows_written": 5_000, "error": None, "created_at": format_datetime(datetime.now(UTC)),
+        "finished_at": None}))
     status = client.get(f"/v1/bots/demo/exports/{job_id}", headers=AUTH).json()
     assert (status["status"], status["error"], status["progress"], status["download_url"]) == \
         ("failed", INTERRUPTED, 0.25, None)
