@@ -27,6 +27,11 @@ class Publisher(Protocol):
 
     async def bot_settings(self, bot_id: str, values: dict) -> None: ...
 
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        """Publish a schedule's definition; None deletes it (a tombstone)."""
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None: ...
+
     async def ping(self) -> None: ...
 
 
@@ -61,7 +66,7 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def _send_all(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+    async def _send_all(self, records: list[tuple[str, bytes | None, bytes | None]]) -> None:
         assert self._producer is not None, "publisher not started"
         try:
             async with asyncio.timeout(self.timeout):
@@ -81,6 +86,14 @@ class KafkaPublisher:
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
 
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        value = None if definition is None else json.dumps(definition).encode()
+        await self._send_all([(topics.SCHEDULES, topics.schedule_key(bot_id, schedule_id), value)])
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self._send_all([(topics.SCHEDULE_RUNS, topics.schedule_run_key(schedule_id),
+                               json.dumps(request).encode())])
+
     async def ping(self) -> None:
         assert self._producer is not None, "publisher not started"
         try:
@@ -97,6 +110,8 @@ class MemoryPublisher:
         self.events: list[Event] = []
         self.dead_letters: list[dict] = []
         self.settings: list[tuple[str, dict]] = []
+        self.schedules: list[tuple[str, str, dict | None]] = []
+        self.schedule_runs: list[tuple[str, dict]] = []
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
@@ -110,6 +125,14 @@ class MemoryPublisher:
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self.ping()
         self.settings.append((bot_id, values))
+
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        await self.ping()
+        self.schedules.append((bot_id, schedule_id, definition))
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self.ping()
+        self.schedule_runs.append((schedule_id, request))
 
     async def ping(self) -> None:
         if not self.available:

@@ -8,10 +8,22 @@ EVENTS = "chatlens-events"
 DEAD_LETTERS = "chatlens-events-dlq"
 ROWS = "chatlens-rows"  # projection rows from the stream processors to the ClickHouse sink
 BOT_SETTINGS = "chatlens-bot-settings"  # run-time bot settings (inactivity window); every worker reads all
-ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS)
-COMPACTED = {BOT_SETTINGS}  # the latest value per key is the state
+SCHEDULES = "chatlens-schedules"  # export schedule definitions, key "<bot_id>:<schedule_id>"; every worker reads all
+SCHEDULE_RUNS = "chatlens-schedule-runs"  # run requests from the leader and run-now, key "<schedule_id>"
+ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS, SCHEDULES, SCHEDULE_RUNS)
+COMPACTED = {BOT_SETTINGS, SCHEDULES}  # the latest value per key is the state
 
 
 def event_key(event: Event) -> bytes:
     """One user's events share a key, so they share a partition and stay in order."""
     return f"{event.bot_id}:{event.user_id}".encode()
+
+
+def schedule_key(bot_id: str, schedule_id: str) -> bytes:
+    """A schedule's definition record: the newest per key is the schedule (a tombstone deletes it)."""
+    return f"{bot_id}:{schedule_id}".encode()
+
+
+def schedule_run_key(schedule_id: str) -> bytes:
+    """One schedule's run requests share a partition, so one executor takes them in order."""
+    return schedule_id.encode()
