@@ -9,7 +9,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline import agents, bot_settings, topics
+from pipeline import agents, bot_settings, compacted, schedules, topics
 from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
@@ -69,6 +69,8 @@ def run_worker(settings: Settings) -> None:
     services = build_services(settings)
     for bot_id, values in asyncio.run(bot_settings.current(settings.bootstrap)).items():
         services.apply_bot_settings(bot_id, values)  # before any event is processed
+    for item in asyncio.run(compacted.current(settings.bootstrap, topics.SCHEDULES, schedules.parse_record)):
+        services.schedules.apply(item)  # before the leader looks for due runs
     app = build_app(settings, services)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)

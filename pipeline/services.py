@@ -10,6 +10,7 @@ from consumers.clickhouse import EventStore, ProjectionStore
 from consumers.sink import SinkStatus
 from pipeline.bots import Bot
 from pipeline.publisher import Publisher
+from pipeline.schedules import ScheduleRegistry
 from pipeline.settings import Settings
 
 
@@ -23,6 +24,7 @@ class Services:
     clickhouse: Any = None  # clickhouse-connect client for read-only SQL; None in unit tests
     sinks: dict[str, SinkStatus] = field(default_factory=dict)
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
+    schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic
 
     def window_for(self, bot_id: str) -> timedelta:
         """The bot's inactivity window: a run-time change, else its configuration, else 10 minutes."""

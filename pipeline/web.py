@@ -23,6 +23,7 @@ from pipeline.ingest import events_for_bot
 from pipeline.publisher import PublishUnavailable, dead_letter
 from pipeline.services import Services
 from pipeline.exports_api import add_export_routes
+from pipeline.schedules_api import add_schedule_routes
 from pipeline.users_api import add_user_routes
 from pipeline.webhooks import add_webhook_routes
 from schemas.events import InvalidEvent, utc_now
@@ -204,6 +205,7 @@ def create_api(services: Services) -> FastAPI:
     add_webhook_routes(api, services)
     add_user_routes(api, services, authorized_bot, require, ApiError)
     add_export_routes(api, services, authorized_bot, require, ApiError)
+    add_schedule_routes(api, services, authorized_bot, require, ApiError)
     return api
 
 
