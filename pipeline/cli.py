@@ -278,7 +278,7 @@ def _call(method: str, url: str, headers: dict[str, str], **kwargs) -> dict:
         response = httpx.request(method, url, headers=headers, timeout=60, **kwargs)
     except httpx.HTTPError as e:
         raise click.ClickException(f"cannot reach the worker at {url}: {e}") from None
-    if response.status_code != 200:
+    if not response.is_success:   # 200, 201 (created) and 202 (accepted) carry the answer
         try:
             detail = response.json().get("detail")
         except ValueError:
@@ -396,7 +396,9 @@ for _verb, (_action, _arguments, _help) in ACTION_ARGUMENTS.items():
 
 def _register_export() -> None:
     from pipeline.cli_export import export  # imports pipeline.cli's helpers lazily, so no cycle
+    from pipeline.cli_schedules import schedules
     main.add_command(export)
+    main.add_command(schedules)
 
 
 _register_export()
