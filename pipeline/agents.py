@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import faust
@@ -32,11 +33,11 @@ def on_partition_of(message: faust.EventT) -> None:
     faust_streams._current_event.set(weakref.ref(message))
 
 
-async def request_due_runs(registry: schedules.ScheduleRegistry, publisher: Publisher,
+async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: Publisher,
                            requested: dict[str, datetime], now: datetime) -> list[schedules.RunRequest]:
     """Publish a run request for every due schedule and remember it; Kafka down: asked again next tick."""
     sent = []
-    for schedule, at in schedules.due_runs(registry.all(), now, requested):
+    for schedule, at in schedules.due_runs(candidates, now, requested):
         request = schedules.scheduled_run(schedule, at)
         try:
             await publisher.schedule_run(schedule.schedule_id, request.to_json())
@@ -97,7 +98,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     @app.timer(interval=5.0, on_leader=True)
     async def request_scheduled_runs() -> None:
         # one worker of the group (the leader) decides; the executor makes a repeated request harmless
-        await request_due_runs(services.schedules, services.publisher, requested, datetime.now(UTC))
+        served = [s for s in services.schedules.all() if s.bot_id in services.bots]
+        await request_due_runs(served, services.publisher, requested, datetime.now(UTC))
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         sink = KafkaSink(
