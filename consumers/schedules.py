@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from consumers.exports import stream_csv
+from consumers.exports import write_csv
 from pipeline.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, members_filter
 from queries import schedules as sql
 from queries.export import compile_export, format_datetime
@@ -91,22 +90,13 @@ def export_members(client: Client, request: RunRequest, root: Path) -> tuple[int
     folder = root / s.destination
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / request.file
-    partial = target.with_name(target.name + ".partial")
     rows = 0
 
     def counted(n: int) -> None:
         nonlocal rows
         rows += n
 
-    try:
-        with partial.open("wb") as out:
-            for chunk in stream_csv(client, query, on_rows=counted):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_csv(client, query, target, on_rows=counted)
     return rows, target
 
 
