@@ -20,7 +20,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from consumers.exports import write_csv
-from pipeline.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, members_filter
+from pipeline.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry, members_filter
 from queries import schedules as sql
 from queries.export import compile_export, format_datetime
 from schemas.filters import Group
@@ -101,11 +101,17 @@ def export_members(client: Client, request: RunRequest, root: Path) -> tuple[int
 
 
 class ScheduleExecutor:
-    """Runs requests once per run id, retrying failures; `bots` are the bot ids this worker serves."""
+    """Runs requests once per run id, retrying failures; `bots` are the bot ids this worker serves.
+
+    A request carries the schedule as it was when the run was asked for, so a run asked for on another
+    worker runs even before this worker has read the new schedule; a deletion this worker has read stops it.
+    """
 
     def __init__(self, client: Client, root: Path, bots: Container[str], *,
-                 retry_delays: Sequence[float] = RETRY_DELAYS, attempts: int = MAX_ATTEMPTS):
+                 registry: ScheduleRegistry | None = None, retry_delays: Sequence[float] = RETRY_DELAYS,
+                 attempts: int = MAX_ATTEMPTS):
         self.client, self.root, self.bots = client, root, bots
+        self.registry = registry or ScheduleRegistry()   # only its deletions matter: a deleted schedule stops
         self.history = RunHistory(client)
         self.retry_delays, self.max_attempts = tuple(retry_delays), attempts
 
@@ -117,6 +123,9 @@ class ScheduleExecutor:
         s = request.schedule
         if s.bot_id not in self.bots:
             log.info("schedule run %s is for bot %r, not served here: skipped", request.run_id, s.bot_id)
+            return SKIPPED
+        if self.registry.was_deleted(s.bot_id, s.schedule_id):
+            log.info("schedule run %s: the schedule was deleted, skipped", request.run_id)
             return SKIPPED
         earlier = await asyncio.to_thread(self.history.attempts, s.bot_id, s.schedule_id, request.run_id)
         if any(status == SUCCEEDED for _, status, _ in earlier):

@@ -113,7 +113,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
             await sink.run()
 
     if settings.sink_enabled and services.clickhouse is not None:
-        executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots)
+        executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots,
+                                    registry=services.schedules)
 
         @app.task
         async def scheduled_exports() -> None:

@@ -260,13 +260,19 @@ class ScheduleRegistry:
 
     def __init__(self) -> None:
         self._schedules: dict[str, Schedule] = {}
+        self._deleted: set[str] = set()   # keys of tombstones seen (schedule ids are never reused)
 
     def apply(self, item: tuple[str, Schedule | None]) -> None:
         key, schedule = item
         if schedule is None:
             self._schedules.pop(key, None)
+            self._deleted.add(key)
         else:
             self._schedules[key] = schedule
+
+    def was_deleted(self, bot_id: str, schedule_id: str) -> bool:
+        """Whether this schedule's deletion has been read (a run asked for before it is not executed)."""
+        return f"{bot_id}:{schedule_id}" in self._deleted
 
     def all(self) -> list[Schedule]:
         return list(self._schedules.values())

@@ -12,7 +12,7 @@ import pytest
 from consumers.schedules import FAILED, INTERRUPTED, RUNNING, SKIPPED, SUCCEEDED, RunHistory, ScheduleExecutor
 from pipeline.kafka_admin import ensure_topics
 from pipeline.publisher import KafkaPublisher
-from pipeline.schedules import Schedule, manual_run, scheduled_run
+from pipeline.schedules import Schedule, ScheduleRegistry, manual_run, scheduled_run
 from tests.support.user_rows import insert_users, user_row
 
 pytestmark = pytest.mark.integration
@@ -133,3 +133,13 @@ def test_a_request_delivered_twice_on_the_real_broker_runs_once(kafka_broker, cl
     assert attempts(clickhouse, request) == [(1, SUCCEEDED)]
     assert sorted(p.name for p in (tmp_path / "out/weekly").iterdir()) == [
         "newsletter-20261201T120000Z.csv", "newsletter-20261202T120000Z.csv"]
+
+
+def test_a_run_of_a_schedule_deleted_since_it_was_asked_for_is_not_executed(clickhouse, tmp_path, bot_id, members):
+    request = scheduled_run(schedule(bot_id), AT)
+    registry = ScheduleRegistry()
+    registry.apply((request.schedule.key, request.schedule))
+    registry.apply((request.schedule.key, None))
+    runner = ScheduleExecutor(clickhouse, tmp_path, {bot_id}, registry=registry)
+    assert asyncio.run(runner.handle(request)) == SKIPPED
+    assert attempts(clickhouse, request) == [] and not (tmp_path / "out").exists()
