@@ -99,7 +99,10 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     async def request_scheduled_runs() -> None:
         # one worker of the group (the leader) decides; the executor makes a repeated request harmless
         served = [s for s in services.schedules.all() if s.bot_id in services.bots]
-        await request_due_runs(served, services.publisher, requested, datetime.now(UTC))
+        try:
+            await request_due_runs(served, services.publisher, requested, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - e.g. the publisher not started yet: logged, tried again next tick
+            log.exception("scheduled runs not requested at this tick")
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         sink = KafkaSink(
