@@ -48,6 +48,9 @@ def add_schedule_routes(api: FastAPI, services: Services, authorized_bot: Callab
               summary="Export a segment on a cron schedule (UTC) to a directory under CHATLENS_SCHEDULE_DIR",
               responses={400: {"description": "a field is invalid; each problem names it"}})
     async def create_schedule(bot: Authorized, body: Annotated[Any, Body(include_in_schema=False)] = None) -> dict:
+        if not isinstance(body, dict):
+            raise error(400, "invalid_schedule", [f"body: expected a JSON object with segment and cron "
+                                                  f"(got {type(body).__name__})"])
         try:
             request = ScheduleRequest.model_validate(body)
             schedule = new_schedule(bot.bot_id, request, root=services.settings.schedule_dir, now=utc_now())

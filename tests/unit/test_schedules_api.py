@@ -53,6 +53,8 @@ def test_invalid_fields_are_400_naming_each_field_and_nothing_is_published(clien
     assert missing.status_code == 400
     assert missing.json()["detail"] == ["segment: field required",
                                         "colour: Extra inputs are not permitted (got 'red')"]
+    not_an_object = client.post("/v1/bots/demo/schedules", json=["newsletter"], headers=AUTH)
+    assert not_an_object.status_code == 400 and not_an_object.json()["detail"][0].startswith("body: expected")
     assert services.publisher.schedules == []
 
 
