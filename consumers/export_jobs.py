@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from consumers.exports import stream_csv
+from consumers.exports import write_csv
 from queries.export import ExportQuery, format_datetime
 from schemas.exports import DIRECT_LIMIT
 
@@ -147,7 +147,6 @@ class ExportJobs:
 
     def _run(self, job: ExportJob, client: Any, query: ExportQuery) -> None:
         target = self._folder(job.bot_id) / f"{job.id}.csv"
-        partial = target.with_name(target.name + ".partial")
         saved_at = time.monotonic()
 
         def progress(rows: int) -> None:
@@ -161,16 +160,10 @@ class ExportJobs:
         with self._slots:
             self._update(job, status=RUNNING)
             try:
-                with partial.open("wb") as out:
-                    for chunk in stream_csv(client, query, on_rows=progress):
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(partial, target)
+                write_csv(client, query, target, on_rows=progress)
                 self._update(job, status=DONE, finished_at=_now())
             except Exception as e:  # noqa: BLE001 - the job reports it; the worker carries on
                 log.exception("export %s of bot %s failed", job.id, job.bot_id)
-                partial.unlink(missing_ok=True)
                 self._update(job, status=FAILED, error=f"{type(e).__name__}: {e}"[:2000], finished_at=_now())
 
     def _update(self, job: ExportJob, **changes: Any) -> None:

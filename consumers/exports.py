@@ -8,7 +8,9 @@ rows as for 1M (bench/export_bench.py); ClickHouse's default 65k-row blocks took
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import clickhouse_connect
@@ -49,3 +51,21 @@ def stream_csv(client: Client, query: ExportQuery, *,
     with reader(client) as own, own.query_column_block_stream(
             query.sql, parameters=query.parameters, settings={"max_block_size": BLOCK_ROWS}) as blocks:
         yield from csv_chunks(query.columns, query.types, blocks, on_rows=on_rows)
+
+
+def write_csv(client: Client, query: ExportQuery, target: Path, *,
+              on_rows: Callable[[int], None] | None = None) -> None:
+    """The export into `target`, which appears only when complete: `<target>.partial`, fsync, rename.
+
+    On failure the partial file is removed and the error raised; a repeat overwrites `target`.
+    """
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            for chunk in stream_csv(client, query, on_rows=on_rows):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -6,14 +6,17 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import faust
 from faust import streams as faust_streams
 
+from consumers.schedules import ScheduleExecutor
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
-from pipeline import bot_settings, compacted, segments, topics
+from pipeline import bot_settings, compacted, schedules, segments, topics
 from pipeline.projection import Projected, by_user, coalesce, encode_rows, project
-from pipeline.publisher import dead_letter
+from pipeline.publisher import Publisher, PublishUnavailable, dead_letter
 from pipeline.sentiment import score
 from pipeline.services import Services
 from schemas.events import InvalidEvent, parse_event
@@ -28,6 +31,22 @@ def on_partition_of(message: faust.EventT) -> None:
     the stream's own `current_event` attribute feeds noack_take's buffer, and changing it loses events.
     """
     faust_streams._current_event.set(weakref.ref(message))
+
+
+async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: Publisher,
+                           requested: dict[str, datetime], now: datetime) -> list[schedules.RunRequest]:
+    """Publish a run request for every due schedule and remember it; Kafka down: asked again next tick."""
+    sent = []
+    for schedule, at in schedules.due_runs(candidates, now, requested):
+        request = schedules.scheduled_run(schedule, at)
+        try:
+            await publisher.schedule_run(schedule.schedule_id, request.to_json())
+        except PublishUnavailable as e:
+            log.warning("schedule run %s not requested (%s); trying again at the next tick", request.run_id, e)
+            break
+        requested[schedule.key] = at
+        sent.append(request)
+    return sent
 
 
 def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
@@ -74,6 +93,21 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     async def follow_segments() -> None:
         await compacted.follow(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply)
 
+    @app.task
+    async def follow_schedules() -> None:
+        await compacted.follow(settings.bootstrap, topics.SCHEDULES, schedules.parse_record, services.schedules.apply)
+
+    requested: dict[str, datetime] = {}  # schedule key -> the latest run this worker asked for while leader
+
+    @app.timer(interval=5.0, on_leader=True)
+    async def request_scheduled_runs() -> None:
+        # one worker of the group (the leader) decides; the executor makes a repeated request harmless
+        served = [s for s in services.schedules.all() if s.bot_id in services.bots]
+        try:
+            await request_due_runs(served, services.publisher, requested, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - e.g. the publisher not started yet: logged, tried again next tick
+            log.exception("scheduled runs not requested at this tick")
+
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         sink = KafkaSink(
             settings.bootstrap, f"{settings.app_id}-sink", batch_size=settings.sink_batch_size,
@@ -84,3 +118,12 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         @app.task
         async def clickhouse_sink() -> None:
             await sink.run()
+
+    if settings.sink_enabled and services.clickhouse is not None:
+        executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots,
+                                    registry=services.schedules, dynamic_segments=services.segments.dynamic_filters)
+
+        @app.task
+        async def scheduled_exports() -> None:
+            await executor.run(settings.bootstrap, f"{settings.app_id}-schedules",
+                               session_timeout_seconds=settings.session_timeout_seconds)

@@ -9,7 +9,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline import agents, bot_settings, compacted, segments, topics
+from pipeline import agents, bot_settings, compacted, schedules, segments, topics
 from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
@@ -70,6 +70,9 @@ def run_worker(settings: Settings) -> None:
     for bot_id, values in asyncio.run(bot_settings.current(settings.bootstrap)).items():
         services.apply_bot_settings(bot_id, values)  # before any event is processed
     asyncio.run(compacted.read_current(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply))
+    # before the leader looks for due runs
+    asyncio.run(compacted.read_current(settings.bootstrap, topics.SCHEDULES, schedules.parse_record,
+                                       services.schedules.apply))
     app = build_app(settings, services)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)

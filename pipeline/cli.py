@@ -278,7 +278,7 @@ def _call(method: str, url: str, headers: dict[str, str], **kwargs) -> dict:
         response = httpx.request(method, url, headers=headers, timeout=60, **kwargs)
     except httpx.HTTPError as e:
         raise click.ClickException(f"cannot reach the worker at {url}: {e}") from None
-    if not response.is_success:
+    if not response.is_success:   # 200, 201 (created) and 202 (accepted) carry the answer
         try:
             detail = response.json().get("detail")
         except ValueError:
@@ -401,9 +401,11 @@ for _verb, (_action, _arguments, _help) in ACTION_ARGUMENTS.items():
 
 def _register_commands() -> None:
     from pipeline.cli_export import export  # they import pipeline.cli's helpers lazily, so no cycle
+    from pipeline.cli_schedules import schedules
     from pipeline.cli_segments import segments
     main.add_command(export)
     main.add_command(segments)
+    main.add_command(schedules)
 
 
 _register_commands()

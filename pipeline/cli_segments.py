@@ -140,6 +140,7 @@ def delete(segment_id: str, yes: bool, bot_id: str) -> None:
 def members(segment_id: str, columns: str, limit: int, bot_id: str, as_json: bool) -> None:
     """List the members of segment ID: the filter `segments has ID` (for a dynamic one, its saved filter)."""
     from pipeline.cli import search_users
-    request = {"filter": {"filters": [{"column": "segments", "function": "has", "value": segment_id}]},
+    from schemas.segments import members_filter
+    request = {"filter": members_filter(segment_id).model_dump(mode="json"),
                "columns": [c.strip() for c in columns.split(",") if c.strip()], "limit": limit}
     search_users(bot_id, request, as_json)

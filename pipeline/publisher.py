@@ -28,6 +28,10 @@ class Publisher(Protocol):
     async def bot_settings(self, bot_id: str, values: dict) -> None: ...
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None: ...
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        """Publish a schedule's definition; None deletes it (a tombstone)."""
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None: ...
 
     async def ping(self) -> None: ...
 
@@ -63,7 +67,7 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def _send_all(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+    async def _send_all(self, records: list[tuple[str, bytes | None, bytes | None]]) -> None:
         assert self._producer is not None, "publisher not started"
         try:
             async with asyncio.timeout(self.timeout):
@@ -85,6 +89,13 @@ class KafkaPublisher:
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
         await self._send_all([(topics.SEGMENTS, topics.segment_key(bot_id, segment_id), record)])
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        value = None if definition is None else json.dumps(definition).encode()
+        await self._send_all([(topics.SCHEDULES, topics.schedule_key(bot_id, schedule_id), value)])
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self._send_all([(topics.SCHEDULE_RUNS, topics.schedule_run_key(schedule_id),
+                               json.dumps(request).encode())])
 
     async def ping(self) -> None:
         assert self._producer is not None, "publisher not started"
@@ -103,6 +114,8 @@ class MemoryPublisher:
         self.dead_letters: list[dict] = []
         self.settings: list[tuple[str, dict]] = []
         self.segments: list[tuple[bytes, bytes]] = []   # (key, value) as they would reach the segments topic
+        self.schedules: list[tuple[str, str, dict | None]] = []
+        self.schedule_runs: list[tuple[str, dict]] = []
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
@@ -120,6 +133,13 @@ class MemoryPublisher:
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
         await self.ping()
         self.segments.append((topics.segment_key(bot_id, segment_id), record))
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        await self.ping()
+        self.schedules.append((bot_id, schedule_id, definition))
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self.ping()
+        self.schedule_runs.append((schedule_id, request))
 
     async def ping(self) -> None:
         if not self.available:

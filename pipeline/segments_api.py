@@ -24,15 +24,10 @@ from queries.columns import FilterError
 from queries.compiler import compile_filter
 from schemas.actions import ActionRequest
 from schemas.events import utc_now
-from schemas.filters import Condition, Group
-from schemas.segments import Segment, SegmentCreate, SegmentPatch
+from schemas.filters import Group
+from schemas.segments import Segment, SegmentCreate, SegmentPatch, members_filter
 
 NOT_FOUND = {404: {"description": "no such segment"}}
-
-
-def members_filter(segment_id: str) -> Group:
-    """`segments has <id>`: the members of a segment, whichever its kind."""
-    return Group(filters=[Condition(column="segments", function="has", value=segment_id)])
 
 
 def describe(segment_id: str, segment: Segment | None, members: int | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from consumers.sink import SinkStatus
 from pipeline.bots import Bot
 from pipeline.publisher import Publisher
 from pipeline.segments import SegmentRegistry
+from pipeline.schedules import ScheduleRegistry
 from pipeline.settings import Settings
 
 
@@ -25,6 +26,7 @@ class Services:
     sinks: dict[str, SinkStatus] = field(default_factory=dict)
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
     segments: SegmentRegistry = field(default_factory=SegmentRegistry)  # segment definitions, from their topic
+    schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic
 
     def window_for(self, bot_id: str) -> timedelta:
         """The bot's inactivity window: a run-time change, else its configuration, else 10 minutes."""

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
                              description="names this worker's state directory; unique per worker on a host")
     export_retention_hours: float = Field(72.0, gt=0, le=24 * 365, validation_alias="CHATLENS_EXPORT_RETENTION_HOURS",
                                           description="finished export jobs (files and status) are removed after this")
+    schedule_dir: Path | None = Field(None, validation_alias="CHATLENS_SCHEDULE_DIR",
+                                      description="root of scheduled segment exports (destinations are relative "
+                                                  "to it); unset = <data dir>/scheduled-exports")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")
@@ -61,9 +64,18 @@ class Settings(BaseSettings):
             raise ValueError(f"CLICKHOUSE_URL must start with chdb:, http:// or https:// (got {value!r})")
         return value
 
+    @field_validator("schedule_dir", mode="before")
+    @classmethod
+    def _blank_dir_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> Settings:
         object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
+        schedule_dir = (self.schedule_dir or self.data_dir / "scheduled-exports").expanduser().resolve()
+        if schedule_dir.exists() and not schedule_dir.is_dir():
+            raise ValueError(f"CHATLENS_SCHEDULE_DIR must be a directory (got the file {schedule_dir})")
+        object.__setattr__(self, "schedule_dir", schedule_dir)
         return self
 
     @property

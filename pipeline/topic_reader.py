@@ -31,12 +31,18 @@ async def read_to_end(bootstrap: str, topic: str, limit: int = 1_000_000,
                       timeout: float = 60.0) -> list[ConsumerRecord]:
     """Every record up to the current end offsets, oldest first per partition."""
     async with from_beginning(bootstrap, topic) as (consumer, partitions):
-        if not partitions:
-            return []
-        ends = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord] = []
-        async with asyncio.timeout(timeout):
-            while len(records) < limit and [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    records += batch
-        return records[:limit]
+        return await records_to_end(consumer, partitions, limit, timeout)
+
+
+async def records_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], limit: int = 1_000_000,
+                         timeout: float = 60.0) -> list[ConsumerRecord]:
+    """What the consumer has still to read up to the end offsets as they are now; it is left just past them."""
+    if not partitions:
+        return []
+    ends = await consumer.end_offsets(partitions)
+    records: list[ConsumerRecord] = []
+    async with asyncio.timeout(timeout):
+        while len(records) < limit and [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+    return records[:limit]

@@ -9,8 +9,10 @@ DEAD_LETTERS = "chatlens-events-dlq"
 ROWS = "chatlens-rows"  # projection rows from the stream processors to the ClickHouse sink
 BOT_SETTINGS = "chatlens-bot-settings"  # run-time bot settings (inactivity window); every worker reads all
 SEGMENTS = "chatlens-segments"  # segment definitions (name, kind, saved filter); every worker reads all
-ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS, SEGMENTS)
-COMPACTED = {BOT_SETTINGS, SEGMENTS}  # the latest value per key is the state
+SCHEDULES = "chatlens-schedules"  # export schedule definitions, key "<bot_id>:<schedule_id>"; every worker reads all
+SCHEDULE_RUNS = "chatlens-schedule-runs"  # run requests from the leader and run-now, key "<schedule_id>"
+ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS, SEGMENTS, SCHEDULES, SCHEDULE_RUNS)
+COMPACTED = {BOT_SETTINGS, SEGMENTS, SCHEDULES}  # the latest value per key is the state
 
 
 def event_key(event: Event) -> bytes:
@@ -26,3 +28,13 @@ def segment_key(bot_id: str, segment_id: str) -> bytes:
 def split_segment_key(key: bytes) -> tuple[str, str]:
     bot_id, _, segment_id = key.decode().rpartition(":")
     return bot_id, segment_id
+
+
+def schedule_key(bot_id: str, schedule_id: str) -> bytes:
+    """A schedule's definition record: the newest per key is the schedule (a tombstone deletes it)."""
+    return f"{bot_id}:{schedule_id}".encode()
+
+
+def schedule_run_key(schedule_id: str) -> bytes:
+    """One schedule's run requests share a partition, so one executor takes them in order."""
+    return schedule_id.encode()

@@ -24,6 +24,7 @@ from pipeline.publisher import PublishUnavailable, dead_letter
 from pipeline.services import Services
 from pipeline.exports_api import add_export_routes
 from pipeline.segments_api import add_segment_routes
+from pipeline.schedules_api import add_schedule_routes
 from pipeline.users_api import add_user_routes
 from pipeline.webhooks import add_webhook_routes
 from schemas.events import InvalidEvent, utc_now
@@ -206,6 +207,7 @@ def create_api(services: Services) -> FastAPI:
     add_user_routes(api, services, authorized_bot, require, ApiError)
     add_segment_routes(api, services, authorized_bot, require, ApiError)
     add_export_routes(api, services, authorized_bot, require, ApiError)
+    add_schedule_routes(api, services, authorized_bot, require, ApiError)
     return api
 
 

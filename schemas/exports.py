@@ -14,7 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schemas.filters import Condition, Group
+from schemas.filters import Group
+from schemas.segments import members_filter
 
 DEFAULT_EXPORT_COLUMNS = ("user_id", "name", "email", "last_seen", "first_seen")
 DIRECT_LIMIT = 10_000        # exports of at most this many users download at once; larger ones run as a job
@@ -53,5 +54,5 @@ class ExportRequest(BaseModel):
         if self.user_ids is not None:
             return self.user_ids
         if self.segment is not None:
-            return Group(filters=[Condition(column="segments", function="has", value=self.segment)])
+            return members_filter(self.segment)
         return self.filter if self.filter is not None else Group()

@@ -16,11 +16,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.filters import Group
+from schemas.filters import Condition, Group
 
 SEGMENT_ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
 MAX_NAME = 200
 Kind = Literal["static", "dynamic"]
+
+
+def members_filter(segment_id: str) -> Group:
+    """`segments has <id>`: the members of a segment, whichever its kind (the compiler resolves dynamic ones)."""
+    return Group(filters=[Condition(column="segments", function="has", value=segment_id)])
 
 
 def _check_name(name: str | None) -> None:

@@ -79,3 +79,17 @@ def test_segments_curl_examples_create_rename_and_list(kafka_broker, make_worker
     assert renamed["name"] == "Weekly letter"
     assert [(s["segment_id"], s["name"], s["members"]) for s in listed["segments"]] == [
         ("engaged-pros", "Engaged pros", 0), ("newsletter", "Weekly letter", 0)]
+
+
+def test_schedule_curl_examples_create_and_list_a_schedule(kafka_broker, make_worker):
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [block] = [b for b in shell_blocks() if "/v1/bots/demo/schedules" in b]
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    decoder, text = json.JSONDecoder(), result.stdout.strip()
+    created, end = decoder.raw_decode(text)
+    listed, _ = decoder.raw_decode(text[end:].lstrip())
+    assert (created["segment"], created["cron"], created["destination"]) == ("newsletter", "0 6 * * MON",
+                                                                             "weekly/newsletter")
+    assert listed == {"schedules": [{**created, "latest_run": None}]}

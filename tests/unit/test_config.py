@@ -65,3 +65,15 @@ def test_invalid_settings_are_refused_with_the_variable_named(monkeypatch):
     monkeypatch.setenv("CHATLENS_HTTP_PORT", "99999")
     with pytest.raises(ValidationError, match="CHATLENS_HTTP_PORT"):
         Settings()
+
+
+def test_schedule_dir_defaults_under_the_data_dir_and_must_be_a_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHATLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CHATLENS_SCHEDULE_DIR", raising=False)
+    assert Settings().schedule_dir == tmp_path / "scheduled-exports"
+    monkeypatch.setenv("CHATLENS_SCHEDULE_DIR", str(tmp_path / "exports" / ".." / "out"))
+    assert Settings().schedule_dir == tmp_path / "out"
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("CHATLENS_SCHEDULE_DIR", str(tmp_path / "a-file"))
+    with pytest.raises(ValidationError, match="CHATLENS_SCHEDULE_DIR must be a directory"):
+        Settings()
