@@ -112,7 +112,8 @@ class ScheduleExecutor:
 
     def __init__(self, client: Client, root: Path, bots: Container[str], *,
                  registry: ScheduleRegistry | None = None, retry_delays: Sequence[float] = RETRY_DELAYS,
-                 attempts: int = MAX_ATTEMPTS, dynamic_segments: Callable[[str], Mapping[str, Group]] = dict):
+                 attempts: int = MAX_ATTEMPTS,
+                 dynamic_segments: Callable[[str], Mapping[str, Group]] = lambda _bot_id: {}):
         self.client, self.root, self.bots = client, root, bots
         self.dynamic_segments = dynamic_segments   # bot id -> its dynamic segments, read when a run starts
         self.registry = registry or ScheduleRegistry()   # only its deletions matter: a deleted schedule stops

@@ -52,6 +52,21 @@ def attempts(clickhouse, request) -> list[tuple[int, str]]:
     return [(a, status) for a, status, _ in RunHistory(clickhouse).attempts(s.bot_id, s.schedule_id, request.run_id)]
 
 
+def test_a_dynamic_segment_exports_the_users_its_saved_filter_matches_at_run_time(clickhouse, tmp_path, bot_id,
+                                                                                   members):
+    from dataclasses import replace
+
+    from schemas.filters import Group
+    named_d = Group.model_validate({"match": "any", "filters": [
+        {"column": "name", "function": "equals", "value": "Di"}, {"column": "name", "function": "equals", "value": "Cy"}]})
+    runner = ScheduleExecutor(clickhouse, tmp_path, {bot_id},
+                              dynamic_segments=lambda bot: {"cd-names": named_d} if bot == bot_id else {})
+    request = scheduled_run(replace(schedule(bot_id), segment="cd-names"), AT)
+    assert asyncio.run(runner.handle(request)) == SUCCEEDED
+    with (tmp_path / "out/weekly/cd-names-20261201T120000Z.csv").open(newline="", encoding="utf-8") as f:
+        assert [r["user_id"] for r in csv.DictReader(f)] == ["web:c", "web:d"]
+
+
 def test_a_run_writes_the_segments_members_to_its_file_and_records_one_success(clickhouse, tmp_path, bot_id,
                                                                                members):
     request = scheduled_run(schedule(bot_id), AT)
