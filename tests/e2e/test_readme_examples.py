@@ -68,13 +68,19 @@ def test_user_search_curl_example_answers_a_page(kafka_broker, make_worker):
     assert set(page) == {"users", "total", "next_cursor"} and page["total"] == len(page["users"])
 
 
-def test_segments_curl_examples_create_rename_and_list(kafka_broker, make_worker):
-    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
-    [block] = [b for b in shell_blocks() if "/v1/bots/demo/segments" in b]
+def run_demo_block(worker, marker: str) -> str:
+    """Run the README's shell block that mentions `marker` against the worker; its standard output."""
+    [block] = [b for b in shell_blocks() if marker in b]
     script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    created, dynamic, renamed, listed = [json.loads(line) for line in result.stdout.splitlines()]
+    return result.stdout
+
+
+def test_segments_curl_examples_create_rename_and_list(kafka_broker, make_worker):
+    output = run_demo_block(make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start(),
+                            "/v1/bots/demo/segments")
+    created, dynamic, renamed, listed = [json.loads(line) for line in output.splitlines()]
     assert (created["segment_id"], dynamic["segment_id"], dynamic["kind"]) == ("newsletter", "engaged-pros", "dynamic")
     assert renamed["name"] == "Weekly letter"
     assert [(s["segment_id"], s["name"], s["members"]) for s in listed["segments"]] == [
@@ -82,12 +88,9 @@ def test_segments_curl_examples_create_rename_and_list(kafka_broker, make_worker
 
 
 def test_schedule_curl_examples_create_and_list_a_schedule(kafka_broker, make_worker):
-    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
-    [block] = [b for b in shell_blocks() if "/v1/bots/demo/schedules" in b]
-    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{worker.port}")
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    decoder, text = json.JSONDecoder(), result.stdout.strip()
+    output = run_demo_block(make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start(),
+                            "/v1/bots/demo/schedules")
+    decoder, text = json.JSONDecoder(), output.strip()
     created, end = decoder.raw_decode(text)
     listed, _ = decoder.raw_decode(text[end:].lstrip())
     assert (created["segment"], created["cron"], created["destination"]) == ("newsletter", "0 6 * * MON",

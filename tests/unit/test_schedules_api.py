@@ -1,32 +1,9 @@
 """The schedules routes with the in-memory publisher: what reaches Kafka, read-your-writes, the errors."""
 
-from pathlib import Path
+from tests.unit.conftest import DEMO_AUTH as AUTH
 
-import pytest
-from fastapi.testclient import TestClient
-
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
-from pipeline.services import Services
-from pipeline.settings import Settings
-from pipeline.web import create_api
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
-AUTH = {"Authorization": "Bearer demo-api-key-change-me"}
 BODY = {"segment": "newsletter", "cron": "0 6 * * MON", "columns": ["user_id", "email"],
         "destination": "weekly/newsletter"}
-
-
-@pytest.fixture
-def services(tmp_path):
-    return Services(settings=Settings(CHATLENS_DATA_DIR=tmp_path), bots=load_bots(EXAMPLE),
-                    publisher=MemoryPublisher(), store=None)
-
-
-@pytest.fixture
-def client(services):
-    with TestClient(create_api(services)) as client:
-        yield client
 
 
 def test_a_created_schedule_is_published_and_listed_by_this_worker_at_once(client, services):

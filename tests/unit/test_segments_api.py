@@ -4,36 +4,14 @@ Member counts need the store (tests/e2e/test_segments.py); a worker without one 
 """
 
 import json
-from pathlib import Path
 
-import pytest
-from fastapi.testclient import TestClient
-
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
 from pipeline.segments import parse
-from pipeline.services import Services
-from pipeline.settings import Settings
-from pipeline.web import create_api
 from schemas.filters import Group
+from tests.unit.conftest import DEMO_AUTH as AUTH
 from tests.unit.test_segments import Record
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
-AUTH = {"Authorization": "Bearer demo-api-key-change-me"}
 PRO = {"filters": [{"column": "attributes.plan", "function": "equals", "value": "pro"}]}
 URL = "/v1/bots/demo/segments"
-
-
-@pytest.fixture
-def services(tmp_path):
-    return Services(settings=Settings(CHATLENS_DATA_DIR=tmp_path), bots=load_bots(EXAMPLE),
-                    publisher=MemoryPublisher(), store=None)
-
-
-@pytest.fixture
-def client(services):
-    with TestClient(create_api(services)) as client:
-        yield client
 
 
 def records(services) -> list:
