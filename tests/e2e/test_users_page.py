@@ -298,9 +298,9 @@ def test_user_detail_shows_the_transcript_with_sentiment_and_edits_the_name(page
     page.click("form.editable:has(#edit-name) button")
     page.wait_for_function("document.querySelector('#detail-title')?.textContent === 'Renamed In The Browser'", timeout=15000)
     assert api(worker, "GET", f"/users/{user_id}")["profile"]["name"] == "Renamed In The Browser"
-    page.fill("input[aria-label='Attribute key']", "plan")
-    page.fill("input[aria-label='Attribute value']", "pro")
-    page.click("form.editable:has(input[aria-label='Attribute key']) button")
+    page.fill("#attr-key", "plan")
+    page.fill("#attr-value", "pro")
+    page.click("form.editable:has(#attr-key) button")
     page.locator("#detail-attributes tr", has_text="plan").wait_for(timeout=15000)
     assert page.text_content("#detail-attributes tr:has-text('plan') td") == "pro"
     assert api(worker, "GET", f"/users/{user_id}")["attributes"] == {"plan": "pro"}
@@ -341,6 +341,7 @@ def test_settings_change_the_inactivity_window_and_list_segments(page, worker):
                                            "filter": {"filters": [{"column": "channel", "function": "has", "value": "web"}]}})
     webs = search(worker, {"filter": {"filters": [{"column": "channel", "function": "has", "value": "web"}]}})["total"]
     page.click(".tabs button[data-tab='settings']")
+    page.wait_for_function("document.querySelector('#inactivity').value !== ''")
     assert page.input_value("#inactivity") == "10"
     page.fill("#inactivity", "15")
     page.click("#window-form button")

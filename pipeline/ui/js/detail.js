@@ -55,9 +55,9 @@ export function initDetail({ api, catalogue, status, onError, onChanged }) {
         .map(([k, v]) => [labels[k] || k, v])));
     const seeMore = h('button', { type: 'button', class: 'link', id: 'see-more',
       onclick: () => { more.hidden = !more.hidden; seeMore.textContent = more.hidden ? 'See more' : 'See less'; } }, 'See more');
-    const tagInput = h('input', { placeholder: 'new tag', 'aria-label': 'New tag' });
-    const keyInput = h('input', { placeholder: 'key', 'aria-label': 'Attribute key' });
-    const valueInput = h('input', { placeholder: 'value', 'aria-label': 'Attribute value' });
+    const tagInput = h('input', { placeholder: 'new tag', 'aria-label': 'New tag', id: 'new-tag' });
+    const keyInput = h('input', { placeholder: 'key', 'aria-label': 'New attribute key', id: 'attr-key' });
+    const valueInput = h('input', { placeholder: 'value', 'aria-label': 'New attribute value', id: 'attr-value' });
     const last = user.last_session;
     panel.replaceChildren(
       h('button', { type: 'button', class: 'close', 'aria-label': 'Close', onclick: () => close() }, '×'),

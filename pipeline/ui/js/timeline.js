@@ -43,9 +43,10 @@ export function timeline(history, sessions) {
   svg.append(el('text', { x: W - PAD.right + 6, y: PAD.top + 8, 'font-size': 10, fill: '#6b7385' }, String(most)));
   for (const d of days) {
     const t = Date.parse(`${d.date}T00:00:00Z`);
-    svg.append(el('rect', { x: x(t + DAY / 2) - barWidth / 2, y: yBar(d.messages), width: barWidth,
-                            height: (H - PAD.bottom) - yBar(d.messages), fill: '#c9d4fb', class: 'activity' },
-                  undefined)).lastChild.append(el('title', {}, `${d.date}: ${d.messages} messages`));
+    const bar = el('rect', { x: x(t + DAY / 2) - barWidth / 2, y: yBar(d.messages), width: barWidth,
+                             height: (H - PAD.bottom) - yBar(d.messages), fill: '#c9d4fb', class: 'activity' });
+    bar.append(el('title', {}, `${d.date}: ${d.messages} messages`));
+    svg.append(bar);
   }
   const points = history.map((m) => [x(Date.parse(m.occurred_at)), ySent(m.sentiment), m]);
   if (points.length > 1) {
