@@ -91,6 +91,7 @@ def page(browser, request, artifacts_dir):
 def signed_in(page, worker, bot=SHOP, key=SHOP_KEY, path="/ui/"):
     sign_in(page, worker.url, bot, key, path)
     page.wait_for_selector("#users-table tbody tr[data-user-id]")
+    page.wait_for_selector("body[data-ready]", state="attached")
     page.wait_for_function("document.querySelector('#users-table').getAttribute('aria-busy') === 'false'")
     return page
 
@@ -194,7 +195,7 @@ def test_filter_builder_shows_what_the_api_answers_and_the_url_restores_it(page,
         ["Sessions ≥ 2", "Channel does not have web"]
     assert shown_ids(other) == [u["user_id"] for u in want["users"]]
     other.reload()   # a reload keeps the sign-in (this tab's sessionStorage) and the view
-    other.wait_for_selector("#users-table tbody tr[data-user-id]")
+    other.wait_for_selector("body[data-ready]", state="attached")
     settle(other)
     assert shown_ids(other) == [u["user_id"] for u in want["users"]]
     other.context.close()

@@ -5,10 +5,7 @@ import { Api, forgetSignIn, saveSignIn, savedSignIn } from './api.js';
 import { $, $$ } from './dom.js';
 import { hashFromView, viewFromHash } from './view.js';
 import { initFilters } from './filters.js';
-import { initUsers } from './users.js';
-import { initActions } from './actions.js';
-import { initDetail } from './detail.js';
-import { initSettings } from './settings.js';
+import { PAGE_SIZE, initUsers } from './users.js';
 
 let view = viewFromHash(location.hash);
 
@@ -40,6 +37,9 @@ async function start(api) {
   $('#signin').hidden = true;
   $('#app').hidden = false;
   $('#bot-name').textContent = api.bot;
+  // The first screen needs the catalogue and one search: both at once, before anything else loads.
+  const firstPage = api.search({ filter: view.filter, columns: view.columns, sort: view.sort, limit: PAGE_SIZE });
+  firstPage.catch(() => {});
   const catalogue = await api.columns();
   let users;
   const getView = () => view;
@@ -51,10 +51,25 @@ async function start(api) {
     users.reset();
   };
   const filters = initFilters({ catalogue, getView, onChange: (filter) => setView({ ...view, filter }) });
+  let detail;
+  let later = null;
+  const rest = () => later || (later = Promise.all([import('./actions.js'), import('./detail.js'), import('./settings.js')]));
+  users = initUsers({ api, catalogue, getView, setView, onError, firstPage,
+                      onOpen: async (id) => { await rest(); detail.show(id); } });
+  filters.render(view.filter);
+  await users.reset();
+
+  // Actions, detail and settings are not on the first screen: their modules load after it.
+  const [{ initActions }, { initDetail }, { initSettings }] = await rest();
+  const switchTab = (tab) => {
+    for (const button of $$('.tabs button')) button.classList.toggle('active', button.dataset.tab === tab);
+    $('#users-view').hidden = tab !== 'users';
+    $('#settings-view').hidden = tab !== 'settings';
+    if (tab === 'settings') settings.load();
+  };
   const settings = initSettings({ api, getView, onError,
     showSegment: (value) => { switchTab('users'); setView({ ...view, filter: { match: 'all', filters: [{ column: 'segments', function: 'has', value }] } }); } });
-  const detail = initDetail({ api, catalogue, status, onError, onChanged: () => users.refresh() });
-  users = initUsers({ api, catalogue, getView, setView, onOpen: (id) => detail.show(id), onError });
+  detail = initDetail({ api, catalogue, status, onError, onChanged: () => users.refresh() });
   const directLimit = new URLSearchParams(location.search).get('export_direct_limit');
   initActions({ api, getView, users, status, onError, segmentNames: () => settings.names(),
                 exportOptions: () => (directLimit !== null ? { direct_limit: Number(directLimit) } : {}) });
@@ -65,16 +80,8 @@ async function start(api) {
     filters.render(view.filter);
     users.reset();
   });
-  const switchTab = (tab) => {
-    for (const button of $$('.tabs button')) button.classList.toggle('active', button.dataset.tab === tab);
-    $('#users-view').hidden = tab !== 'users';
-    $('#settings-view').hidden = tab !== 'settings';
-    if (tab === 'settings') settings.load();
-  };
   for (const button of $$('.tabs button')) button.addEventListener('click', () => switchTab(button.dataset.tab));
-
-  filters.render(view.filter);
-  await users.reset();
+  document.body.dataset.ready = 'true';
 }
 
 $('#signin-form').addEventListener('submit', async (event) => {

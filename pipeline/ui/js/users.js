@@ -7,7 +7,7 @@ import { columnOf } from './filters.js';
 
 export const PAGE_SIZE = 50;
 
-export function initUsers({ api, catalogue, getView, setView, onOpen, onError }) {
+export function initUsers({ api, catalogue, getView, setView, onOpen, onError, firstPage = null }) {
   const table = $('#users-table');
   const chooser = $('#column-chooser');
   let cursors = [null];   // cursors[i] fetches page i
@@ -117,8 +117,9 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError })
     const view = getView();
     table.setAttribute('aria-busy', 'true');
     try {
-      const answer = await api.search({ filter: view.filter, columns: view.columns, sort: view.sort,
-                                        limit: PAGE_SIZE, cursor: cursors[page] });
+      const request = { filter: view.filter, columns: view.columns, sort: view.sort, limit: PAGE_SIZE, cursor: cursors[page] };
+      const answer = await (firstPage || api.search(request));   // the first page was asked for at start
+      firstPage = null;
       if (mine !== sequence) return;
       rows = answer.users;
       total = answer.total;
