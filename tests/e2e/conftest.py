@@ -26,6 +26,15 @@ def bots_toml(bot_id: str, api_key: str) -> str:
     return "\n".join(tables) + "\n"
 
 
+def start_worker_for_bots(broker, tmp, bots: dict[str, str], app_id: str) -> WorkerProcess:
+    """A started worker in `tmp` serving several bots ({bot_id: api_key}), each with the demo channel secrets."""
+    (tmp / "bots.toml").write_text("".join(bots_toml(bot_id, key) for bot_id, key in bots.items()))
+    return WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
+                          "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
+                          "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": app_id,
+                          "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+
+
 @pytest.fixture
 def make_worker(tmp_path):
     """Builds workers on a given broker, each with its own bot, data dir, consumer group and port."""

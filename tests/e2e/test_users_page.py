@@ -23,8 +23,9 @@ from tests.support.worker import CHATLENS
 
 pytestmark = pytest.mark.e2e
 
-SHOP, SHOP_KEY, SHOP_USERS = "shop", "shop-key-0123456789", 60
-RIVAL, RIVAL_KEY, RIVAL_USERS = "rival", "rival-key-0123456789", 8
+# bots of their own: other modules share the broker and its topic
+SHOP, SHOP_KEY, SHOP_USERS = "pageshop", "pageshop-key-0123456789", 60
+RIVAL, RIVAL_KEY, RIVAL_USERS = "pagerival", "pagerival-key-0123456789", 8
 DEFAULT_HEADERS = ["Name", "Email", "Last seen", "First seen"]
 
 
@@ -50,15 +51,9 @@ def wait_until_settled(worker, bot: str, users: int) -> None:
 
 @pytest.fixture(scope="module")
 def worker(kafka_broker, tmp_path_factory):
-    from tests.e2e.conftest import bots_toml
-    from tests.support.ports import free_port
-    from tests.support.worker import WorkerProcess
+    from tests.e2e.conftest import start_worker_for_bots
     tmp = tmp_path_factory.mktemp("users-page")
-    (tmp / "bots.toml").write_text(bots_toml(SHOP, SHOP_KEY) + bots_toml(RIVAL, RIVAL_KEY))
-    worker = WorkerProcess({"KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
-                            "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
-                            "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": "e2e-users-page",
-                            "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+    worker = start_worker_for_bots(kafka_broker, tmp, {SHOP: SHOP_KEY, RIVAL: RIVAL_KEY}, "e2e-users-page")
     for bot, users, seed in ((SHOP, SHOP_USERS, 21), (RIVAL, RIVAL_USERS, 22)):
         sent = subprocess.run([CHATLENS, "demo", "--bot", bot, "--users", str(users), "--seed", str(seed),
                                "--url", worker.url], env={**os.environ, "CHATLENS_BOTS_FILE": str(tmp / "bots.toml")},
@@ -234,6 +229,8 @@ def test_column_chooser_and_a_bulk_tag_on_selected_rows(page, worker):
     page.click("#column-chooser form button[type=submit]")
     settle(page)
     assert headers(page) == DEFAULT_HEADERS + ["Tags", "Sessions", "plan"]
+    page.click("#total")   # a click elsewhere closes the chooser
+    assert page.is_hidden("#column-chooser")
     assert "columns=name%2Cemail%2Clast_seen%2Cfirst_seen%2Ctags%2Csessions%2Cattributes.plan" in page.url
     want = search(worker, {"columns": ["sessions"]})
     assert column_texts(page, "sessions") == [str(u["sessions"]) for u in want["users"]]
@@ -260,7 +257,7 @@ def test_column_chooser_and_a_bulk_tag_on_selected_rows(page, worker):
     assert page.text_content("#selected-count") == "0 selected" and page.is_checked("#scope-matching")
 
 
-def test_user_detail_shows_the_transcript_with_sentiment_and_edits_the_name(page, worker):
+def test_user_detail_shows_the_transcript_with_sentiment_and_edits_the_name(page, worker, artifacts_dir):
     signed_in(page, worker)
     everyone = search(worker, {"limit": 100, "columns": ["messages_sent"],
                                "sort": {"column": "messages_sent", "direction": "desc"}})["users"]
@@ -291,6 +288,8 @@ def test_user_detail_shows_the_transcript_with_sentiment_and_edits_the_name(page
     assert page.locator("#transcript section.session").count() == len(chats)
     assert page.locator("#detail-chart circle.sentiment-point").count() == len(detail["sentiment_history"])
     assert page.locator("#detail-chart rect.activity").count() >= 1
+    page.locator("#detail-chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "users-page-detail-chart-and-transcript.png"))
     assert page.is_hidden("#profile-more")
     page.click("#see-more")
     assert page.is_visible("#profile-more")

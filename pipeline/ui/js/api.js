@@ -26,7 +26,11 @@ export class Api {
   }
 
   async json(method, path, body) {
-    const response = await this.fetch(method, path, body);
+    return this.parse(await this.fetch(method, path, body));
+  }
+
+  /** The JSON body of a response; an ApiError for any status but 2xx. */
+  async parse(response) {
     const text = await response.text();
     let parsed = null;
     try { parsed = text ? JSON.parse(text) : null; } catch { parsed = { detail: text.slice(0, 300) }; }
@@ -59,14 +63,8 @@ export class Api {
   }
 }
 
-const STORAGE = 'chatlens.signin';
+const { STORAGE } = globalThis.chatlensBoot;   // js/boot.js reads the saved sign-in before any module
 
-export function savedSignIn() {
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(STORAGE) || 'null');
-    return saved && saved.bot && saved.key ? saved : null;
-  } catch { return null; }
-}
-
+export const { savedSignIn } = globalThis.chatlensBoot;
 export function saveSignIn(bot, key) { sessionStorage.setItem(STORAGE, JSON.stringify({ bot, key })); }
 export function forgetSignIn() { sessionStorage.removeItem(STORAGE); }

@@ -3,9 +3,9 @@
 
 import { Api, forgetSignIn, saveSignIn, savedSignIn } from './api.js';
 import { $, $$ } from './dom.js';
-import { hashFromView, viewFromHash } from './view.js';
+import { hashFromView, searchRequest, viewFromHash } from './view.js';
 import { initFilters } from './filters.js';
-import { PAGE_SIZE, initUsers } from './users.js';
+import { initUsers } from './users.js';
 
 let view = viewFromHash(location.hash);
 
@@ -37,8 +37,9 @@ async function start(api) {
   $('#signin').hidden = true;
   $('#app').hidden = false;
   $('#bot-name').textContent = api.bot;
-  // The first screen needs the catalogue and one search: both at once, before anything else loads.
-  const firstPage = api.search({ filter: view.filter, columns: view.columns, sort: view.sort, limit: PAGE_SIZE });
+  // The first screen needs the catalogue and one search: js/boot.js asked for the search before the modules came.
+  const early = globalThis.chatlensBoot.firstPage;
+  const firstPage = early ? early.then((response) => api.parse(response)) : api.search(searchRequest(view));
   firstPage.catch(() => {});
   const catalogue = await api.columns();
   let users;

@@ -4,8 +4,8 @@
 import { $, h } from './dom.js';
 import { cell } from './format.js';
 import { columnOf } from './filters.js';
+import { searchRequest } from './view.js';
 
-export const PAGE_SIZE = 50;
 
 export function initUsers({ api, catalogue, getView, setView, onOpen, onError, firstPage = null }) {
   const table = $('#users-table');
@@ -117,8 +117,7 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError, f
     const view = getView();
     table.setAttribute('aria-busy', 'true');
     try {
-      const request = { filter: view.filter, columns: view.columns, sort: view.sort, limit: PAGE_SIZE, cursor: cursors[page] };
-      const answer = await (firstPage || api.search(request));   // the first page was asked for at start
+      const answer = await (firstPage || api.search(searchRequest(view, cursors[page])));   // the first: asked for at start
       firstPage = null;
       if (mine !== sequence) return;
       rows = answer.users;
@@ -138,6 +137,9 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError, f
     }
   }
 
+  document.addEventListener('click', (event) => {   // a click elsewhere closes the column chooser
+    if (!chooser.hidden && !chooser.contains(event.target) && event.target.id !== 'choose-columns') chooser.hidden = true;
+  });
   $('#next').addEventListener('click', () => { if (nextCursor) { cursors = [...cursors.slice(0, page + 1), nextCursor]; page += 1; load(); } });
   $('#prev').addEventListener('click', () => { if (page > 0) { page -= 1; load(); } });
 
