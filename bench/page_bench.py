@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import threading
@@ -81,7 +82,7 @@ def run(users: int, loads: int) -> dict:
         client = connect(f"chdb://{Path(tmp) / 'chdb'}")
         load_seconds = load(client, users)
         server, base = serve(client, Path(tmp))
-        results = {}
+        results, load_before = {}, os.getloadavg()[0]
         try:
             with chromium() as browser:
                 for name, fragment in VIEWS.items():
@@ -95,7 +96,8 @@ def run(users: int, loads: int) -> dict:
                     results[name] = {"p50": percentile(timings, 50), "p99": percentile(timings, 99), "rows": rows}
         finally:
             server.should_exit = True
-    return {"users": users, "load_s": load_seconds, "loads": loads, "views": results}
+    return {"users": users, "load_s": load_seconds, "loads": loads, "views": results,
+            "load_avg": (load_before, os.getloadavg()[0])}
 
 
 def main() -> None:
@@ -112,6 +114,8 @@ def main() -> None:
     for name, v in r["views"].items():
         verdict = "within" if v["p99"] < TARGET_MS else "OVER"
         lines.append(f"  - {name}, {v['rows']} rows: **p50 {v['p50']:.0f} ms, p99 {v['p99']:.0f} ms** ({verdict} target)")
+    lines.append(f"- 1-minute load average of the machine while measuring: {r['load_avg'][0]:.1f} → {r['load_avg'][1]:.1f} "
+                 f"(2 cores; anything above ~1 is other work sharing them)")
     lines.append("")
     report(lines)
 
