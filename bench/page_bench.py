@@ -14,13 +14,10 @@ import json
 import os
 import random
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
-
-import uvicorn
 
 from bench.pipeline_bench import machine, report
 from bench.query_bench import REQUEST, percentile, synthetic
@@ -31,7 +28,7 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.web import create_api
 from tests.support.browser import chromium
-from tests.support.ports import free_port
+from tests.support.http import serving
 from tests.support.user_rows import insert_users
 
 BOT, KEY = "bench", "bench-page-key-0123456789"
@@ -52,15 +49,11 @@ def load(client, users: int) -> float:
     return time.perf_counter() - started
 
 
-def serve(client, data_dir: Path) -> tuple[uvicorn.Server, str]:
+def app(client, data_dir: Path):
+    """The worker's HTTP app on the loaded store (no Kafka: the page only reads)."""
     services = Services(settings=Settings(CHATLENS_DATA_DIR=data_dir), bots={BOT: Bot(bot_id=BOT, api_key=KEY)},
                         publisher=MemoryPublisher(), store=None, clickhouse=client)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(services), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True, name="http").start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    return create_api(services)
 
 
 def first_rows_ms(browser, url: str) -> tuple[float, int]:
@@ -81,9 +74,8 @@ def run(users: int, loads: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="chatlens-pagebench-") as tmp:
         client = connect(f"chdb://{Path(tmp) / 'chdb'}")
         load_seconds = load(client, users)
-        server, base = serve(client, Path(tmp))
         results, load_before = {}, os.getloadavg()[0]
-        try:
+        with serving(app(client, Path(tmp))) as base:
             with chromium() as browser:
                 for name, fragment in VIEWS.items():
                     url = f"{base}/ui/{fragment}"
@@ -94,8 +86,6 @@ def run(users: int, loads: int) -> dict:
                         ms, rows = first_rows_ms(browser, url)
                         timings.append(ms)
                     results[name] = {"p50": percentile(timings, 50), "p99": percentile(timings, 99), "rows": rows}
-        finally:
-            server.should_exit = True
     return {"users": users, "load_s": load_seconds, "loads": loads, "views": results,
             "load_avg": (load_before, os.getloadavg()[0])}
 

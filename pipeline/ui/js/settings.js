@@ -74,8 +74,12 @@ export function initSettings({ api, getView, showSegment, onError }) {
     const answer = await api.optional('/schedules');
     $('#schedules-panel').hidden = answer === null;
     if (!answer) return;
+    const named = (value) => {
+      const found = segments.find((x) => x.segment_id === value || x.segment === value);
+      return found ? segmentLabel(found) : value;
+    };
     $('#schedules-table').tBodies[0].replaceChildren(...answer.schedules.map((s) => h('tr', { dataset: { scheduleId: s.schedule_id } },
-      h('td', {}, s.segment), h('td', {}, s.cron), h('td', {}, (s.columns || []).join(', ')), h('td', {}, s.destination ?? ''),
+      h('td', {}, named(s.segment)), h('td', {}, s.cron), h('td', {}, (s.columns || []).join(', ')), h('td', {}, s.destination ?? ''),
       h('td', {}, s.last_run ? `${dateTime(s.last_run.scheduled_for ?? s.last_run)} ${s.last_run.status ?? ''}` : 'never'),
       h('td', {},
         h('button', { type: 'button', onclick: () => runNow(s) }, 'Run now'),
@@ -117,7 +121,7 @@ export function initSettings({ api, getView, showSegment, onError }) {
 
   return {
     async load() {
-      try { await Promise.all([loadWindow(), loadSegments(), loadSchedules()]); } catch (error) { onError(error); }
+      try { await Promise.all([loadWindow(), loadSegments().then(loadSchedules)]); } catch (error) { onError(error); }
     },
     /** Segment names for the "Add to segment" action (static segments). */
     async names() {
