@@ -85,8 +85,7 @@ def page(browser, request, artifacts_dir):
 
 def signed_in(page, worker, bot=SHOP, key=SHOP_KEY, path="/ui/"):
     sign_in(page, worker.url, bot, key, path)
-    page.wait_for_selector("#users-table tbody tr[data-user-id]")
-    page.wait_for_selector("body[data-ready]", state="attached")
+    page.wait_for_selector("body[data-ready]", state="attached")   # the first page is shown, every control wired
     page.wait_for_function("document.querySelector('#users-table').getAttribute('aria-busy') === 'false'")
     return page
 
@@ -363,6 +362,44 @@ def test_settings_change_the_inactivity_window_and_list_segments(page, worker):
     row.get_by_role("button", name="Show users").click()
     settle(page)
     assert page.text_content("#total") == f"{webs} users"
+
+
+def test_refresh_stats_shows_what_changed_elsewhere(page, worker):
+    tagged = {"filters": [{"column": "tags", "function": "has", "value": "from-elsewhere"}]}
+    signed_in(page, worker, path="/ui/#filter=" + json.dumps({"match": "all", **tagged}))
+    assert page.text_content("#total") == "0 users" and shown_ids(page) == []
+    someone = search(worker, {})["users"][5]["user_id"]
+    api(worker, "POST", "/users/actions", {"action": "add_tag", "tag": "from-elsewhere", "user_ids": [someone]})
+    for _ in range(50):   # the API shows it once the event is in ClickHouse
+        if search(worker, {"filter": tagged})["total"] == 1:
+            break
+        page.wait_for_timeout(200)
+    assert page.text_content("#total") == "0 users"   # nothing moves until asked
+    page.click("#refresh")
+    page.wait_for_function("document.querySelector('#status').textContent === 'Stats refreshed'")
+    assert page.text_content("#total") == "1 user" and shown_ids(page) == [someone]
+
+
+def test_set_attribute_on_everyone_matching_the_filter(page, worker):
+    signed_in(page, worker)
+    add_filter(page, "channel", "has", "telegram")
+    telegram = {"filters": [{"column": "channel", "function": "has", "value": "telegram"}]}
+    want = search(worker, {"filter": telegram, "limit": 1000})
+    assert page.is_checked("#scope-matching")
+    assert page.text_content("#matching-count") == f"everyone matching the filter ({want['total']})"
+    page.click("button[data-action='set_attribute']")
+    assert page.text_content("#dialog-text") == f"For all {want['total']} users matching the filter."
+    page.fill("#dialog-fields input[name=key]", "reached_by")
+    page.fill("#dialog-fields input[name=value]", "ui")
+    page.click("#dialog-ok")
+    page.wait_for_function("n => document.querySelector('#status').textContent === `${n} users updated`", arg=want["total"])
+    marked = {"filters": [{"column": "attributes.reached_by", "function": "equals", "value": "ui"}]}
+    for _ in range(50):
+        if search(worker, {"filter": marked, "limit": 1000})["total"] == want["total"]:
+            break
+        page.wait_for_timeout(200)
+    got = search(worker, {"filter": marked, "limit": 1000})["users"]
+    assert sorted(u["user_id"] for u in got) == sorted(u["user_id"] for u in want["users"])
 
 
 def test_delete_asks_first_and_then_removes_the_user(page, worker):

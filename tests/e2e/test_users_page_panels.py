@@ -185,7 +185,9 @@ def test_segments_are_listed_created_from_the_filter_renamed_and_deleted(page, b
     assert contract.requests[-1] == ("DELETE", "s2", None) and segment_rows(page) == [["Newsletter", "static", "2"]]
 
     page.click("#segments-table tr[data-segment='Newsletter'] button:has-text('Show users')")
-    page.wait_for_function("document.querySelector('#total').textContent === '2 users'")
+    page.wait_for_function("document.querySelector('#chips').textContent.includes('Segments has newsletter')")
+    page.wait_for_function("document.querySelector('#users-table').getAttribute('aria-busy') === 'false'")
+    assert page.text_content("#total") == "2 users"
     shown = page.eval_on_selector_all("#users-table tbody tr[data-user-id]", "r => r.map(x => x.dataset.userId)")
     assert sorted(shown) == ["web:a", "web:b"]
     assert page.eval_on_selector_all("#chips .chip span", "s => s.map(x => x.textContent)") == ["Segments has newsletter"]
