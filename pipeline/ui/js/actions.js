@@ -2,6 +2,7 @@
 // for small exports; for a job: progress from its status_url, then a "Download file" button).
 
 import { $, filenameOf, h, saveBlob } from './dom.js';
+import { count } from './format.js';
 import { ask } from './dialog.js';
 
 const QUESTIONS = {
@@ -18,7 +19,7 @@ const QUESTIONS = {
 export async function runAction({ api, body, status, refresh }) {
   const answer = await api.act(body);
   const n = answer.users;
-  status(`${n.toLocaleString('en-US')} ${n === 1 ? 'user' : 'users'} updated`);
+  status(`${count(n)} ${n === 1 ? 'user' : 'users'} updated`);
   for (const delay of [800, 1500, 2500, 4000]) {
     await new Promise((resolve) => setTimeout(resolve, delay));
     await refresh();
@@ -89,14 +90,14 @@ export async function exportCsv({ api, body, status }) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     current = await api.json('GET', job.status_url);
     bar.value = current.progress;
-    text.textContent = ` ${current.status}: ${current.rows_written.toLocaleString('en-US')} of ${current.total_rows.toLocaleString('en-US')} rows`;
+    text.textContent = ` ${current.status}: ${count(current.rows_written)} of ${count(current.total_rows)} rows`;
   }
   if (current.status !== 'done') {
     text.textContent = ` Export failed: ${current.error || current.status}`;
     return;
   }
   bar.value = 1;
-  text.textContent = ` Ready: ${current.rows_written.toLocaleString('en-US')} rows. `;
+  text.textContent = ` Ready: ${count(current.rows_written)} rows. `;
   panel.append(h('button', { type: 'button', class: 'primary', id: 'download-file',
                              onclick: () => downloadTo(api, current.download_url, `users-${current.id}.csv`) }, 'Download file'));
   status('Export ready');

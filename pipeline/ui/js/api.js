@@ -63,7 +63,7 @@ export class Api {
   }
 }
 
-const { STORAGE } = globalThis.chatlensBoot;   // js/boot.js reads the saved sign-in before any module
+const { STORAGE } = globalThis.chatlensBoot;   // the inline script of index.html reads the saved sign-in before any module
 
 export const { savedSignIn } = globalThis.chatlensBoot;
 export function saveSignIn(bot, key) { sessionStorage.setItem(STORAGE, JSON.stringify({ bot, key })); }

@@ -37,11 +37,11 @@ async function start(api) {
   $('#signin').hidden = true;
   $('#app').hidden = false;
   $('#bot-name').textContent = api.bot;
-  // The first screen needs the catalogue and one search: js/boot.js asked for the search before the modules came.
-  const early = globalThis.chatlensBoot.firstPage;
-  const firstPage = early ? early.then((response) => api.parse(response)) : api.search(searchRequest(view));
+  // The first screen needs the catalogue and one search: index.html's inline script sent both before the modules came.
+  const boot = globalThis.chatlensBoot;
+  const firstPage = boot.firstPage ? boot.firstPage.then((response) => api.parse(response)) : api.search(searchRequest(view));
   firstPage.catch(() => {});
-  const catalogue = await api.columns();
+  const catalogue = await (boot.catalogue ? boot.catalogue.then((response) => api.parse(response)) : api.columns());
   let users;
   const getView = () => view;
   const setView = (next) => {

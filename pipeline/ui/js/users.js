@@ -2,7 +2,7 @@
 // cursors that led to each page, so Previous works at any depth of a million users), selection, total.
 
 import { $, h } from './dom.js';
-import { cell } from './format.js';
+import { cell, count } from './format.js';
 import { columnOf } from './filters.js';
 import { searchRequest } from './view.js';
 
@@ -107,9 +107,9 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError, f
   }
 
   function renderTotal() {
-    $('#total').textContent = total === null ? '…' : `${total.toLocaleString('en-US')} ${total === 1 ? 'user' : 'users'}`;
+    $('#total').textContent = total === null ? '…' : `${count(total)} ${total === 1 ? 'user' : 'users'}`;
     $('#matching-count').textContent = total === null ? 'everyone matching the filter'
-      : `everyone matching the filter (${total.toLocaleString('en-US')})`;
+      : `everyone matching the filter (${count(total)})`;
   }
 
   async function load() {
