@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from tests.support.browser import chromium, sign_in
+from tests.support.browser import sign_in
 from tests.support.worker import CHATLENS
 
 pytestmark = pytest.mark.e2e
@@ -64,23 +64,6 @@ def worker(kafka_broker, tmp_path_factory):
     yield worker
     worker.kill()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser, request, artifacts_dir):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    page.screenshot(path=str(artifacts_dir / f"users-page-{request.node.name}.png"), full_page=True)
-    context.close()
-    assert errors == [], errors   # no uncaught JavaScript error in any test
 
 
 def signed_in(page, worker, bot=SHOP, key=SHOP_KEY, path="/ui/"):

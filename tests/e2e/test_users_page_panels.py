@@ -18,7 +18,7 @@ from pipeline.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.web import create_api
-from tests.support.browser import chromium, sign_in
+from tests.support.browser import sign_in
 from tests.support.http import serving
 from tests.support.user_rows import insert_users, user_row
 
@@ -130,23 +130,6 @@ def base_url(clickhouse, tmp_path, contract):
     with serving(api) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser, request, artifacts_dir):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    page.screenshot(path=str(artifacts_dir / f"users-page-{request.node.name}.png"), full_page=True)
-    context.close()
-    assert errors == [], errors
 
 
 def open_settings(page, base_url, path="/ui/"):
