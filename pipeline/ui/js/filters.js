@@ -122,6 +122,5 @@ export function initFilters({ catalogue, getView, onChange }) {
         h('button', { type: 'button', title: 'Remove filter', 'aria-label': 'Remove filter',
                       onclick: () => onChange({ ...filter, filters: filter.filters.filter((_, i) => i !== index) }) }, '×'))));
     },
-    showError(message) { error.textContent = message; editor.hidden = false; },
   };
 }
