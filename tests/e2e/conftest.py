@@ -26,9 +26,10 @@ def bots_toml(bot_id: str, api_key: str) -> str:
     return "\n".join(tables) + "\n"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium (tests/support/browser.py), one for the whole run."""
+    """Headless Debian Chromium (tests/support/browser.py), one per module: Playwright's sync API holds an
+    event loop on this thread while it runs, which later asyncio.run() calls (other tests) must not meet."""
     from tests.support.browser import chromium
     with chromium() as browser:
         yield browser
