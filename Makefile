@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(VENV)/.kafka-jars
 BOTS_FILE := $(if $(wildcard bots.toml),bots.toml,bots.example.toml)
 
-.PHONY: run test test-unit test-integration test-e2e bench setup clean kafka-start kafka-stop
+.PHONY: run test test-unit test-integration test-e2e bench setup setup-browser clean kafka-start kafka-stop
 
 setup: $(STAMP) $(KAFKA_STAMP)
 
@@ -23,11 +23,23 @@ $(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/broker.py
 	$(BIN)/python -c "from pipeline.broker import fetch_jars; print('Kafka jars in', fetch_jars())"
 	@touch $@
 
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser here). Skipped when present;
+# otherwise apt-get (as root, or with passwordless sudo), else a clear message.
+CHROMIUM ?= /usr/bin/chromium
+APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+setup-browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; \
+	elif [ "$$(id -u)" = 0 ]; then $(APT_CHROMIUM) || { apt-get update && $(APT_CHROMIUM); }; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo $(APT_CHROMIUM) || { sudo apt-get update && sudo $(APT_CHROMIUM); }; \
+	else echo "browser tests need Debian's chromium at $(CHROMIUM): run 'apt-get install -y chromium' as root"; exit 1; fi
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
+
 run: setup
 	CHATLENS_BOTS_FILE=$${CHATLENS_BOTS_FILE:-$(BOTS_FILE)} CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} \
 		$(BIN)/chatlens run
 
-test: setup
+test: setup setup-browser
 	$(BIN)/python -m pytest -q
 
 test-unit: setup
@@ -36,13 +48,14 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/python -m pytest -q tests/integration
 
-test-e2e: setup
+test-e2e: setup setup-browser
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: setup
+bench: setup setup-browser
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.query_bench
 	$(BIN)/python -m bench.export_bench
+	$(BIN)/python -m bench.page_bench
 
 kafka-start: setup
 	$(BIN)/chatlens kafka start

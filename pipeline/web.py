@@ -1,4 +1,4 @@
-"""The HTTP app: health, canonical event ingestion, raw event reads and read-only SQL (OpenAPI at /docs).
+"""The HTTP app: health, event ingestion, the Users API and page (/ui/), read-only SQL (OpenAPI at /docs).
 
 Served by the worker process (chDB allows one engine per process, so everything that reads the
 embedded store asks the worker over HTTP).
@@ -25,6 +25,7 @@ from pipeline.services import Services
 from pipeline.exports_api import add_export_routes
 from pipeline.segments_api import add_segment_routes
 from pipeline.schedules_api import add_schedule_routes
+from pipeline.ui_routes import add_ui_routes
 from pipeline.users_api import add_user_routes
 from pipeline.webhooks import add_webhook_routes
 from schemas.events import InvalidEvent, utc_now
@@ -208,6 +209,7 @@ def create_api(services: Services) -> FastAPI:
     add_segment_routes(api, services, authorized_bot, require, ApiError)
     add_export_routes(api, services, authorized_bot, require, ApiError)
     add_schedule_routes(api, services, authorized_bot, require, ApiError)
+    add_ui_routes(api)
     return api
 
 

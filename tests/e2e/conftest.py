@@ -26,6 +26,38 @@ def bots_toml(bot_id: str, api_key: str) -> str:
     return "\n".join(tables) + "\n"
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium (tests/support/browser.py), one per module: Playwright's sync API holds an
+    event loop on this thread while it runs, which later asyncio.run() calls (other tests) must not meet."""
+    from tests.support.browser import chromium
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser, request, artifacts_dir):
+    """A fresh tab (its own storage, downloads allowed); its screenshot lands in test-artifacts/ and any
+    uncaught JavaScript error fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.screenshot(path=str(artifacts_dir / f"users-page-{request.node.name}.png"), full_page=True)
+    context.close()
+    assert errors == [], errors
+
+
+def start_worker_for_bots(broker, tmp, bots: dict[str, str], app_id: str) -> WorkerProcess:
+    """A started worker in `tmp` serving several bots ({bot_id: api_key}), each with the demo channel secrets."""
+    (tmp / "bots.toml").write_text("".join(bots_toml(bot_id, key) for bot_id, key in bots.items()))
+    return WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
+                          "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
+                          "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": app_id,
+                          "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+
+
 @pytest.fixture
 def make_worker(tmp_path):
     """Builds workers on a given broker, each with its own bot, data dir, consumer group and port."""

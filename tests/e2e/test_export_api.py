@@ -44,15 +44,9 @@ def admin_events(users: list[str]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def shop(kafka_broker, tmp_path_factory):
-    from tests.e2e.conftest import bots_toml
-    from tests.support.ports import free_port
-    from tests.support.worker import WorkerProcess
+    from tests.e2e.conftest import start_worker_for_bots
     tmp = tmp_path_factory.mktemp("export-api")
-    (tmp / "bots.toml").write_text(bots_toml(SHOP, SHOP_KEY) + bots_toml(RIVAL, RIVAL_KEY))
-    worker = WorkerProcess({"KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
-                            "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
-                            "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": "e2e-export-api",
-                            "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+    worker = start_worker_for_bots(kafka_broker, tmp, {SHOP: SHOP_KEY, RIVAL: RIVAL_KEY}, "e2e-export-api")
     events = traffic(SHOP, users=30, seed=31)
     events += admin_events(sorted({e["user_id"] for e in events}))
     for chunk in chunks(events, 80):

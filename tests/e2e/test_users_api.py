@@ -20,15 +20,10 @@ INJECTIONS = ["' OR 1=1 --", "x'); DROP TABLE users; --", "\\'", "{bot_id:String
 
 @pytest.fixture(scope="module")
 def populated(kafka_broker, tmp_path_factory):
-    from tests.e2e.conftest import bots_toml
-    from tests.support.ports import free_port
-    from tests.support.worker import WorkerProcess
+    from tests.e2e.conftest import start_worker_for_bots
     tmp = tmp_path_factory.mktemp("users-api")
-    (tmp / "bots.toml").write_text(bots_toml("shop", "shop-key-0123456789") + bots_toml("rival", "rival-key-0123456789"))
-    worker = WorkerProcess({"KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
-                            "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
-                            "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": "e2e-users-api",
-                            "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+    worker = start_worker_for_bots(kafka_broker, tmp, {"shop": "shop-key-0123456789", "rival": "rival-key-0123456789"},
+                                   "e2e-users-api")
     events = traffic("shop", users=25, seed=11)
     for chunk in chunks(events, 60):
         post(worker, chunk, "shop", "shop-key-0123456789")

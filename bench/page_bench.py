@@ -1,0 +1,121 @@
+"""`make bench`, part four: the Users page on 1,000,000 users, from navigation to the first page rendered.
+
+The same synthetic users as bench/query_bench.py in embedded chDB, the real HTTP app (pipeline/web.py,
+served by uvicorn in this process, with the page's static files), and headless Debian Chromium. Each
+load is a fresh browser context (cold cache, a signed-in tab) opening /ui/; the page stamps
+`performance.now()` (milliseconds since navigation started) once its first page of users is in the
+table. Two warm-up loads are not counted. Appends p50/p99 to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from bench.pipeline_bench import machine, report
+from bench.query_bench import REQUEST, percentile, synthetic
+from consumers.clickhouse import connect
+from pipeline.bots import Bot
+from pipeline.publisher import MemoryPublisher
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.web import create_api
+from tests.support.browser import chromium
+from tests.support.http import serving
+from tests.support.user_rows import insert_users
+
+BOT, KEY = "bench", "bench-page-key-0123456789"
+TARGET_MS = 300
+VIEWS = {   # what is measured: the default list, and the bench filter shared as a link
+    "default view (all users, newest last seen first)": "",
+    "filtered view (country in 3, attributes.plan = pro, last seen within 30 days)":
+        "#filter=" + quote(json.dumps(REQUEST.filter.model_dump(mode="json"))),
+}
+
+
+def load(client, users: int) -> float:
+    rng = random.Random(1)
+    started = time.perf_counter()
+    for offset in range(0, users, 100_000):
+        insert_users(client, synthetic(min(100_000, users - offset), BOT, rng, first=offset))
+    insert_users(client, synthetic(50_000, "other", rng))   # another tenant in the same table
+    return time.perf_counter() - started
+
+
+def app(client, data_dir: Path):
+    """The worker's HTTP app on the loaded store (no Kafka: the page only reads)."""
+    services = Services(settings=Settings(CHATLENS_DATA_DIR=data_dir), bots={BOT: Bot(bot_id=BOT, api_key=KEY)},
+                        publisher=MemoryPublisher(), store=None, clickhouse=client)
+    return create_api(services)
+
+
+SEARCH_MS = """performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/users/search'))
+                .map((e) => e.responseEnd - e.startTime)[0]"""
+
+
+def first_rows_ms(browser, url: str) -> tuple[float, float, int]:
+    """One cold load: ms from navigation start to the first page of users in the table, ms of its search request."""
+    context = browser.new_context()
+    try:
+        context.add_init_script(f"sessionStorage.setItem('chatlens.signin', {json.dumps(json.dumps({'bot': BOT, 'key': KEY}))})")
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("document.body.dataset.firstRows", timeout=30_000)
+        rows = page.locator("#users-table tbody tr[data-user-id]").count()
+        return float(page.evaluate("document.body.dataset.firstRows")), float(page.evaluate(SEARCH_MS)), rows
+    finally:
+        context.close()
+
+
+def run(users: int, loads: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="chatlens-pagebench-") as tmp:
+        client = connect(f"chdb://{Path(tmp) / 'chdb'}")
+        load_seconds = load(client, users)
+        results, load_before = {}, os.getloadavg()[0]
+        with serving(app(client, Path(tmp))) as base:
+            with chromium() as browser:
+                for name, fragment in VIEWS.items():
+                    url = f"{base}/ui/{fragment}"
+                    for _ in range(2):
+                        first_rows_ms(browser, url)
+                    timings, searches, rows = [], [], 0
+                    for _ in range(loads):
+                        ms, search_ms, rows = first_rows_ms(browser, url)
+                        timings.append(ms)
+                        searches.append(search_ms)
+                    results[name] = {"p50": percentile(timings, 50), "p99": percentile(timings, 99), "rows": rows,
+                                     "search_p50": percentile(searches, 50)}
+    return {"users": users, "load_s": load_seconds, "loads": loads, "views": results,
+            "load_avg": (load_before, os.getloadavg()[0])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--loads", type=int, default=20)
+    args = parser.parse_args()
+    r = run(args.users, args.loads)
+    lines = [f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — Users page — {machine()}", "",
+             f"- {r['users']:,} users of one bot (+50,000 of another) in embedded chDB, loaded in {r['load_s']:.0f} s; "
+             f"the worker's HTTP app and headless Debian Chromium on the same machine",
+             f"- navigation to the first page of users rendered (cold browser context each load, {r['loads']} loads "
+             f"after 2 warm-up loads; target < {TARGET_MS} ms):"]
+    for name, v in r["views"].items():
+        verdict = "within" if v["p99"] < TARGET_MS else "OVER"
+        lines.append(f"  - {name}, {v['rows']} rows: **p50 {v['p50']:.0f} ms, p99 {v['p99']:.0f} ms** ({verdict} target); "
+                     f"its search request (page and count in the API) p50 {v['search_p50']:.0f} ms")
+    lines.append(f"- 1-minute load average of the machine while measuring: {r['load_avg'][0]:.1f} → {r['load_avg'][1]:.1f} "
+                 f"(2 cores; anything above ~1 is other work sharing them)")
+    lines.append("")
+    report(lines)
+
+
+if __name__ == "__main__":
+    main()
