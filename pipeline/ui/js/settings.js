@@ -6,11 +6,9 @@ import { $, h } from './dom.js';
 import { dateTime } from './format.js';
 import { ask } from './dialog.js';
 
-/** The value that finds a segment's members with {column: "segments", function: "has", value}. */
-export function segmentValue(s) {
-  return s.kind === 'dynamic' ? s.segment_id : (s.segment ?? s.name ?? s.segment_id);
-}
-const segmentLabel = (s) => s.name || s.segment || s.segment_id;
+/** The value that finds a segment's members with {column: "segments", function: "has", value}: its id. */
+export const segmentValue = (s) => s.segment_id;
+const segmentLabel = (s) => s.name || s.segment_id;
 
 export function initSettings({ api, getView, showSegment, onError }) {
   let segments = [];
@@ -38,7 +36,7 @@ export function initSettings({ api, getView, showSegment, onError }) {
         h('button', { type: 'button', onclick: () => showSegment(segmentValue(s)) }, 'Show users'),
         s.segment_id ? h('button', { type: 'button', onclick: () => rename(s) }, 'Rename') : null,
         s.segment_id ? h('button', { type: 'button', class: 'danger', onclick: () => remove(s) }, 'Delete') : null))));
-    $('#schedule-segment').replaceChildren(...segments.map((s) => h('option', { value: s.segment_id ?? s.segment }, segmentLabel(s))));
+    $('#schedule-segment').replaceChildren(...segments.map((s) => h('option', { value: s.segment_id }, segmentLabel(s))));
     return segments;
   }
 
@@ -75,12 +73,12 @@ export function initSettings({ api, getView, showSegment, onError }) {
     $('#schedules-panel').hidden = answer === null;
     if (!answer) return;
     const named = (value) => {
-      const found = segments.find((x) => x.segment_id === value || x.segment === value);
+      const found = segments.find((x) => x.segment_id === value);
       return found ? segmentLabel(found) : value;
     };
     $('#schedules-table').tBodies[0].replaceChildren(...answer.schedules.map((s) => h('tr', { dataset: { scheduleId: s.schedule_id } },
       h('td', {}, named(s.segment)), h('td', {}, s.cron), h('td', {}, (s.columns || []).join(', ')), h('td', {}, s.destination ?? ''),
-      h('td', {}, s.last_run ? `${dateTime(s.last_run.scheduled_for ?? s.last_run)} ${s.last_run.status ?? ''}` : 'never'),
+      h('td', {}, s.latest_run ? `${dateTime(s.latest_run.scheduled_for)} ${s.latest_run.status}` : 'never'),
       h('td', {},
         h('button', { type: 'button', onclick: () => runNow(s) }, 'Run now'),
         h('button', { type: 'button', onclick: () => history(s) }, 'History'),
@@ -88,8 +86,22 @@ export function initSettings({ api, getView, showSegment, onError }) {
   }
 
   const schedulePath = (s, rest = '') => `/schedules/${encodeURIComponent(s.schedule_id)}${rest}`;
+  /** Run now, then follow the run's history until it succeeded or failed (about a minute at most). */
   async function runNow(s) {
-    try { await api.post(schedulePath(s, '/run'), {}); $('#schedule-status').textContent = 'Run started'; await history(s); } catch (error) { onError(error); }
+    try {
+      const { run_id: runId } = await api.post(schedulePath(s, '/run'), {});
+      $('#schedule-status').textContent = 'Run started';
+      for (let i = 0; i < 120; i += 1) {
+        const runs = await history(s);
+        const run = runs.find((r) => r.run_id === runId);
+        if (run && run.status !== 'running' && (run.status === 'succeeded' || run.attempt >= 3)) {
+          $('#schedule-status').textContent = run.status === 'succeeded' ? `Exported ${run.rows} users to ${run.file}` : `Run failed: ${run.error}`;
+          await loadSchedules();
+          return;
+        }
+        await new Promise((done) => setTimeout(done, 500));
+      }
+    } catch (error) { onError(error); }
   }
   async function removeSchedule(s) {
     const ok = await ask({ title: 'Remove schedule', text: `Stop exporting "${s.segment}" on ${s.cron}?`, ok: 'Remove', danger: true });
@@ -101,9 +113,10 @@ export function initSettings({ api, getView, showSegment, onError }) {
       const { runs } = await api.get(schedulePath(s, '/runs'));
       $('#schedule-runs').replaceChildren(h('h3', {}, `Runs of ${s.segment}`), h('table', {},
         h('thead', {}, h('tr', {}, ['Scheduled for', 'Status', 'Rows', 'File', 'Error'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, runs.map((r) => h('tr', {}, h('td', {}, dateTime(r.scheduled_for)), h('td', {}, r.status),
+        h('tbody', {}, runs.map((r) => h('tr', { dataset: { runId: r.run_id } }, h('td', {}, dateTime(r.scheduled_for)), h('td', {}, r.status),
           h('td', {}, r.rows ?? ''), h('td', {}, r.file ?? ''), h('td', {}, r.error ?? ''))))));
-    } catch (error) { onError(error); }
+      return runs;
+    } catch (error) { onError(error); return []; }
   }
 
   $('#schedule-form').addEventListener('submit', async (event) => {
@@ -123,10 +136,10 @@ export function initSettings({ api, getView, showSegment, onError }) {
     async load() {
       try { await Promise.all([loadWindow(), loadSegments().then(loadSchedules)]); } catch (error) { onError(error); }
     },
-    /** Segment names for the "Add to segment" action (static segments). */
+    /** Static segment ids for the "Add to segment" action (membership events carry the id). */
     async names() {
       try { await loadSegments(); } catch { /* the list is a convenience */ }
-      return segments.filter((s) => (s.kind || 'static') === 'static').map(segmentLabel);
+      return segments.filter((s) => s.kind === 'static').map(segmentValue);
     },
   };
 }
