@@ -15,7 +15,7 @@ from queries import users as user_queries
 from queries.columns import FilterError, describe as describe_columns
 from schemas.actions import ActionRequest
 from schemas.events import describe, utc_now
-from schemas.filters import SearchRequest
+from schemas.filters import CountRequest, SearchRequest
 
 
 def store_runner(services: Services, require: Callable[[Any], Any],
@@ -53,6 +53,12 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
     async def search(bot: Authorized, request: SearchRequest) -> dict:
         return await run(user_queries.search, bot.bot_id, request,
                          segments=services.segments.dynamic_filters(bot.bot_id))
+
+    @api.post("/v1/bots/{bot_id}/users/count", tags=["users"], summary="How many users match a filter")
+    async def count(bot: Authorized, request: CountRequest) -> dict:
+        [total] = await run(user_queries.count_matching, bot.bot_id, [request.filter],
+                            segments=services.segments.dynamic_filters(bot.bot_id))
+        return {"total": total}
 
     @api.post("/v1/bots/{bot_id}/users/actions", tags=["users"],
               summary="Tag, attribute, segment, edit, ban or delete users (ids or a filter); answers how many")

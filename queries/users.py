@@ -76,7 +76,9 @@ def search(client, bot_id: str, request: SearchRequest, *, now: datetime | None 
     if len(rows) > query.limit:
         last = page[-1]
         next_cursor = encode_cursor(query.sort, last[-1], last[0])
-    total = client.query(query.count_sql, parameters=query.count_parameters).result_rows[0][0]
+    total = None
+    if request.with_total:
+        total = client.query(query.count_sql, parameters=query.count_parameters).result_rows[0][0]
     return {"users": users, "total": total, "next_cursor": next_cursor}
 
 

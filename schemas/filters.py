@@ -197,6 +197,14 @@ class Sort(BaseModel):
     direction: Literal["asc", "desc"] = "desc"
 
 
+class CountRequest(BaseModel):
+    """How many users match a filter (the total of a search, asked on its own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filter: Group = Field(default_factory=Group)
+
+
 class SearchRequest(BaseModel):
     """A page of users: who (filter), what (columns), in which order (sort), from where (cursor)."""
 
@@ -210,3 +218,5 @@ class SearchRequest(BaseModel):
     cursor: str | None = Field(default=None, max_length=20000,
                                description="next_cursor of the previous page, opaque")
     limit: int = Field(default=50, ge=1, le=1000)
+    with_total: bool = Field(default=True, description="also count every match; false answers `total: null` "
+                                                       "sooner (the Users page asks POST …/users/count next)")

@@ -56,6 +56,20 @@ def test_search_filters_sorts_and_counts_like_the_batch_numbers(populated):
         [(u["user_id"], u["sessions"], u["messages_sent"]) for u in want]
 
 
+def test_a_page_without_its_total_then_the_count_on_its_own_give_the_same_answer(populated):
+    worker, expected, _ = populated
+    flt = {"match": "all", "filters": [{"column": "sessions", "function": "gte", "value": 2}]}
+    full = search(worker, {"filter": flt, "limit": 5}).json()
+    quick = search(worker, {"filter": flt, "limit": 5, "with_total": False}).json()
+    assert quick == {**full, "total": None}
+    counted = httpx.post(f"{worker.url}/v1/bots/shop/users/count", json={"filter": flt}, timeout=30,
+                         headers={"Authorization": "Bearer shop-key-0123456789"}).json()
+    assert counted == {"total": full["total"]} == {"total": sum(u["sessions"] >= 2 for u in expected.values())}
+    refused = httpx.post(f"{worker.url}/v1/bots/shop/users/count", json={"filter": flt}, timeout=30,
+                         headers={"Authorization": "Bearer rival-key-0123456789"})
+    assert refused.status_code == 401
+
+
 def test_pages_follow_the_cursor_without_repeats(populated):
     worker, expected, _ = populated
     seen, cursor = [], None

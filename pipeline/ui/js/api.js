@@ -46,6 +46,7 @@ export class Api {
 
   columns() { return this.json('GET', '/v1/columns'); }
   search(request) { return this.post('/users/search', request); }
+  count(filter) { return this.post('/users/count', { filter }); }
   user(id) { return this.get(`/users/${encodeURIComponent(id)}`); }
   sessions(id) { return this.get(`/users/${encodeURIComponent(id)}/sessions`); }
   transcript(id) { return this.get(`/users/${encodeURIComponent(id)}/transcript`); }

@@ -121,7 +121,7 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError, f
       firstPage = null;
       if (mine !== sequence) return;
       rows = answer.users;
-      total = answer.total;
+      total = null;
       nextCursor = answer.next_cursor;
       renderHead();
       renderRows();
@@ -130,6 +130,10 @@ export function initUsers({ api, catalogue, getView, setView, onOpen, onError, f
         performance.mark('users-rendered');
         document.body.dataset.firstRows = String(performance.now());
       }
+      const counted = await api.count(view.filter);   // after the rows: counting scans every match
+      if (mine !== sequence) return;
+      total = counted.total;
+      renderTotal();
     } catch (error) {
       if (mine === sequence) onError(error);
     } finally {
