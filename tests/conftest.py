@@ -25,6 +25,15 @@ def kafka_broker(tmp_path_factory) -> LocalBroker:
     broker.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_outlives_the_session():
+    """A fixture whose set-up failed never reached its own kill(): end every worker a test started."""
+    from tests.support.worker import WorkerProcess
+    yield
+    for worker in WorkerProcess.started:
+        worker.kill()
+
+
 @pytest.fixture(scope="session")
 def chdb_dsn(tmp_path_factory) -> str:
     return f"chdb://{tmp_path_factory.mktemp('chdb') / 'data'}"

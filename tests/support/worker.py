@@ -15,6 +15,8 @@ CHATLENS = str(Path(sys.executable).with_name("chatlens"))
 
 
 class WorkerProcess:
+    started: list[WorkerProcess] = []   # every worker a test started: the session kills those still running
+
     def __init__(self, env: dict[str, str], log_path: Path):
         self.env = {**os.environ, **env}
         self.port = int(env["CHATLENS_HTTP_PORT"])
@@ -30,6 +32,7 @@ class WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([CHATLENS, "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        WorkerProcess.started.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
