@@ -100,7 +100,7 @@ def test_segments_are_listed_created_from_the_filter_renamed_and_deleted(page, w
 
 def test_scheduled_exports_are_added_run_with_history_and_removed(page, worker):
     open_settings(page, worker)
-    assert page.is_visible("#schedules-panel")
+    page.wait_for_selector("#schedules-panel", state="visible")   # shown once GET …/schedules answered
     page.select_option("#schedule-segment", "newsletter")
     page.fill("#schedule-cron", "0 6 * * *")
     page.fill("#schedule-columns", "user_id, name")
