@@ -61,18 +61,24 @@ def build_app(settings: Settings, services: Services) -> faust.App:
     return app
 
 
+async def read_definitions(bootstrap: str, services: Services) -> None:
+    """Bot settings, segments and schedules as their topics hold them now, read side by side, before any
+    event is processed or the leader looks for due runs."""
+    settings, _, _ = await asyncio.gather(
+        bot_settings.current(bootstrap),
+        compacted.read_current(bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply),
+        compacted.read_current(bootstrap, topics.SCHEDULES, schedules.parse_record, services.schedules.apply))
+    for bot_id, values in settings.items():
+        services.apply_bot_settings(bot_id, values)
+
+
 def run_worker(settings: Settings) -> None:
     """Create topics, connect ClickHouse (migrations run here), then run the Faust worker until stopped."""
     from pipeline.kafka_admin import ensure_topics
 
     ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
     services = build_services(settings)
-    for bot_id, values in asyncio.run(bot_settings.current(settings.bootstrap)).items():
-        services.apply_bot_settings(bot_id, values)  # before any event is processed
-    asyncio.run(compacted.read_current(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply))
-    # before the leader looks for due runs
-    asyncio.run(compacted.read_current(settings.bootstrap, topics.SCHEDULES, schedules.parse_record,
-                                       services.schedules.apply))
+    asyncio.run(read_definitions(settings.bootstrap, services))
     app = build_app(settings, services)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)

@@ -28,6 +28,7 @@ class Publisher(Protocol):
     async def bot_settings(self, bot_id: str, values: dict) -> None: ...
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None: ...
+
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         """Publish a schedule's definition; None deletes it (a tombstone)."""
 
@@ -88,10 +89,11 @@ class KafkaPublisher:
         await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
-        await self._send_all([(topics.SEGMENTS, topics.segment_key(bot_id, segment_id), record)])
+        await self._send_all([(topics.SEGMENTS, topics.definition_key(bot_id, segment_id), record)])
+
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         value = None if definition is None else json.dumps(definition).encode()
-        await self._send_all([(topics.SCHEDULES, topics.schedule_key(bot_id, schedule_id), value)])
+        await self._send_all([(topics.SCHEDULES, topics.definition_key(bot_id, schedule_id), value)])
 
     async def schedule_run(self, schedule_id: str, request: dict) -> None:
         await self._send_all([(topics.SCHEDULE_RUNS, topics.schedule_run_key(schedule_id),
@@ -132,7 +134,8 @@ class MemoryPublisher:
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
         await self.ping()
-        self.segments.append((topics.segment_key(bot_id, segment_id), record))
+        self.segments.append((topics.definition_key(bot_id, segment_id), record))
+
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         await self.ping()
         self.schedules.append((bot_id, schedule_id, definition))

@@ -62,7 +62,7 @@ def encode_deletion(segment_id: str, at: datetime) -> bytes:
 
 def parse(record) -> SegmentChange | None:
     """A record of the segments topic (anything with .key and .value bytes) as a change."""
-    bot_id, segment_id = topics.split_segment_key(record.key)
+    bot_id, segment_id = topics.split_definition_key(record.key)
     if record.value is None:
         return SegmentChange(bot_id, segment_id, None, None)
     data = json.loads(record.value)

@@ -20,19 +20,17 @@ def event_key(event: Event) -> bytes:
     return f"{event.bot_id}:{event.user_id}".encode()
 
 
-def segment_key(bot_id: str, segment_id: str) -> bytes:
-    """One key per segment definition; a segment id never holds ':', so the bot id is all before the last."""
-    return f"{bot_id}:{segment_id}".encode()
+def definition_key(bot_id: str, item_id: str) -> bytes:
+    """The key of a segment's or a schedule's definition: the newest record per key is the definition.
+
+    Their ids never hold ':', so the bot id is all before the last one.
+    """
+    return f"{bot_id}:{item_id}".encode()
 
 
-def split_segment_key(key: bytes) -> tuple[str, str]:
-    bot_id, _, segment_id = key.decode().rpartition(":")
-    return bot_id, segment_id
-
-
-def schedule_key(bot_id: str, schedule_id: str) -> bytes:
-    """A schedule's definition record: the newest per key is the schedule (a tombstone deletes it)."""
-    return f"{bot_id}:{schedule_id}".encode()
+def split_definition_key(key: bytes) -> tuple[str, str]:
+    bot_id, _, item_id = key.decode().rpartition(":")
+    return bot_id, item_id
 
 
 def schedule_run_key(schedule_id: str) -> bytes:
