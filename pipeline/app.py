@@ -9,7 +9,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline import agents, bot_settings, compacted, schedules, segments, topics
+from pipeline import agents, bot_settings, compacted, schedules, segments, stream_consumer, topics
 from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
@@ -51,6 +51,7 @@ def build_app(settings: Settings, services: Services) -> faust.App:
         web_port=settings.http_port,
         web_tables_enabled=False,
     )
+    stream_consumer.install(app)
     serializers = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
                    "partitions": settings.partitions}
     events_topic = app.topic(topics.EVENTS, **serializers)
