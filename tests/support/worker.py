@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -12,6 +13,14 @@ from pathlib import Path
 import httpx
 
 CHATLENS = str(Path(sys.executable).with_name("chatlens"))
+PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl   # looked up here: the forked child only calls it
+
+
+def die_with_the_tests() -> None:
+    """In the child before exec: SIGKILL when the test process ends, even when a signal ends it before its
+    fixtures can stop the worker (an interrupted run once left two workers eating CPU for hours)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class WorkerProcess:
@@ -31,7 +40,8 @@ class WorkerProcess:
     def start(self, timeout: float = 90.0) -> WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([CHATLENS, "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=die_with_the_tests)
         WorkerProcess.started.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
