@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from consumers.export_jobs import DONE, FAILED, ExportJob, ExportJobs
 from consumers.exports import count_users, stream_csv
+from pipeline.api_errors import ApiError
 from pipeline.bots import Bot
 from pipeline.services import Services
 from queries.columns import FilterError
@@ -81,7 +82,7 @@ class ThreadedChunks:
 
 
 def add_export_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
-                      require: Callable[[Any], Any], error: type[Exception], *,
+                      require: Callable[[Any], Any], error: type[ApiError], *,
                       direct_limit: int = DIRECT_LIMIT) -> ExportJobs:
     """Register the export routes; returns the job registry (kept in this worker's memory)."""
     Authorized = Annotated[Bot, Depends(authorized_bot)]
@@ -97,7 +98,7 @@ def add_export_routes(api: FastAPI, services: Services, authorized_bot: Callable
     def found(bot: Bot, export_id: str) -> ExportJob:
         job = jobs.get(bot.bot_id, export_id)
         if job is None:
-            raise error(404, "not_found", f"no export {export_id[:80]!r} in bot {bot.bot_id!r}")
+            raise error.not_found("export", export_id, bot.bot_id)
         return job
 
     @api.post("/v1/bots/{bot_id}/exports", tags=["exports"],

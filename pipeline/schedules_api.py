@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from consumers.schedules import RunHistory
+from pipeline.api_errors import ApiError
 from pipeline.bots import Bot
 from pipeline.schedules import Schedule, ScheduleError, ScheduleRequest, manual_run, new_schedule
 from pipeline.services import Services
@@ -25,14 +26,14 @@ _CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json"
 
 
 def add_schedule_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
-                        require: Callable[[Any], Any], error: type[Exception]) -> None:
+                        require: Callable[[Any], Any], error: type[ApiError]) -> None:
     Authorized = Annotated[Bot, Depends(authorized_bot)]
     registry = services.schedules
 
     def found(bot: Bot, schedule_id: str) -> Schedule:
         schedule = registry.get(bot.bot_id, schedule_id)
         if schedule is None:
-            raise error(404, "not_found", f"no schedule {schedule_id[:80]!r} in bot {bot.bot_id!r}")
+            raise error.not_found("schedule", schedule_id, bot.bot_id)
         return schedule
 
     @api.get("/v1/bots/{bot_id}/schedules", tags=["schedules"],

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable
 from fastapi import Depends, FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 
+from pipeline.api_errors import ApiError
 from pipeline.actions import action_id, events_for
 from pipeline.bots import Bot
 from pipeline.segments import SegmentChange, SegmentError, encode, encode_deletion, slug
@@ -46,7 +47,7 @@ def _later(previous: datetime | None) -> datetime:
 
 
 def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
-                       require: Callable[[Any], Any], error: type[Exception]) -> None:
+                       require: Callable[[Any], Any], error: type[ApiError]) -> None:
     Authorized = Annotated[Bot, Depends(authorized_bot)]
     SegmentId = Annotated[str, Path(min_length=1, max_length=256, description="the segment's id")]
     run = store_runner(services, require, error)
@@ -86,7 +87,7 @@ def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callabl
         segment = registry.get(bot_id, segment_id)
         members = (await counted(bot_id, [segment_id]))[segment_id]
         if segment is None and not members:
-            raise error(404, "not_found", f"no segment {segment_id[:80]!r} in bot {bot_id!r}")
+            raise error.not_found("segment", segment_id, bot_id)
         return describe(segment_id, segment, members)
 
     async def publish(bot_id: str, segment: Segment) -> None:
@@ -163,7 +164,7 @@ def add_segment_routes(api: FastAPI, services: Services, authorized_bot: Callabl
         if segment is None or segment.kind == "static":
             members = await run(user_queries.matching_users, bot.bot_id, members_filter(segment_id))
             if segment is None and not members:
-                raise error(404, "not_found", f"no segment {segment_id[:80]!r} in bot {bot.bot_id!r}")
+                raise error.not_found("segment", segment_id, bot.bot_id)
             request = ActionRequest(action="remove_from_segment", segment=segment_id, filter=members_filter(segment_id))
             action = action_id(idempotency_key, f"{uuid.uuid4()}")
             await publish_events(services, events_for(request, bot.bot_id, members, at=utc_now(), action=action))

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Awaitable, Callable
 from fastapi import Depends, FastAPI, Header
 from pydantic import ValidationError
 
+from pipeline.api_errors import ApiError
 from pipeline.actions import action_id, events_for
 from pipeline.bots import Bot
 from pipeline.services import Services
@@ -19,7 +20,7 @@ from schemas.filters import CountRequest, SearchRequest
 
 
 def store_runner(services: Services, require: Callable[[Any], Any],
-                 error: type[Exception]) -> Callable[..., Awaitable[Any]]:
+                 error: type[ApiError]) -> Callable[..., Awaitable[Any]]:
     """`run(fn, *args)`: fn(client, *args) in a thread; a filter the catalogue refuses is a 400."""
     async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         client = require(services.clickhouse)
@@ -40,7 +41,7 @@ async def publish_events(services: Services, events: list) -> None:
 
 
 def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[..., Bot],
-                    require: Callable[[Any], Any], error: type[Exception]) -> None:
+                    require: Callable[[Any], Any], error: type[ApiError]) -> None:
     Authorized = Annotated[Bot, Depends(authorized_bot)]
     run = store_runner(services, require, error)
 
@@ -83,7 +84,7 @@ def add_user_routes(api: FastAPI, services: Services, authorized_bot: Callable[.
     async def user(bot: Authorized, user_id: str) -> dict:
         found = await run(user_queries.get_user, bot.bot_id, user_id)
         if found is None:
-            raise error(404, "not_found", f"no user {user_id!r} in bot {bot.bot_id!r}")
+            raise error.not_found("user", user_id, bot.bot_id)
         found["sentiment_history"] = await run(user_queries.sentiment_history, bot.bot_id, user_id)
         return found
 

@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from pipeline.api_errors import ApiError
 from pipeline.bot_settings import BotSettings
 from pipeline.bots import Bot
 from pipeline.ingest import events_for_bot
@@ -31,11 +32,6 @@ from pipeline.webhooks import add_webhook_routes
 from schemas.events import InvalidEvent, utc_now
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
-
-
-class ApiError(HTTPException):
-    def __init__(self, status: int, error: str, detail: Any, headers: dict[str, str] | None = None):
-        super().__init__(status, detail={"error": error, "detail": detail}, headers=headers)
 
 
 def _bearer(authorization: str | None) -> str:
