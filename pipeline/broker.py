@@ -144,7 +144,7 @@ class LocalBroker:
         config = self._prepare(lib)
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
-                self._java(lib, f"-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                self._java(lib, "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                            "kafka.Kafka", str(config)),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid_file.write_text(str(proc.pid))
