@@ -27,7 +27,7 @@ from queries.columns import DEFAULT_COLUMNS, Column, FilterError, lookup
 from queries.cursors import decode_cursor, encode_cursor
 from schemas.filters import Condition, Group, SearchRequest, Sort, parse_date
 
-__all__ = ["FilterError", "SearchQuery", "compile_counts", "compile_filter", "compile_search", "encode_cursor", "decode_cursor"]
+__all__ = ["CandidateQuery", "FilterError", "SearchQuery", "compile_candidates", "compile_counts", "compile_filter", "compile_search", "encode_cursor", "decode_cursor"]
 
 DATETIME = "DateTime64(3, 'UTC')"
 SORT_PARAM_TYPES = {"string": "String", "attribute": "String", "number": "Float64", "boolean": "UInt8",
@@ -267,12 +267,8 @@ def _sort_key(column: Column, expr: str) -> str:
     return f"nullIf({expr}, '')" if column.type in ("string", "attribute") else expr
 
 
-def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
-                   segments: Mapping[str, Group] | None = None) -> SearchQuery:
-    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
-    params = scope.params
-    where = _where(request.filter, scope)
-    count_parameters = dict(params.values)
+def _page_parts(request: SearchRequest, params: _Params) -> tuple[dict[str, Column], list[str], Column, str]:
+    """What a page of the request selects: its columns, their output SQL, the sort column and its sort key."""
     wanted = request.columns if request.columns is not None else DEFAULT_COLUMNS
     selected = {name: lookup(name, f"columns[{i}]") for i, name in enumerate(wanted)}
     selected.pop("user_id", None)
@@ -281,11 +277,25 @@ def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
         raise FilterError("sort.column", f"{sort.name!r} holds lists and cannot be sorted; sort by a text, "
                                          f"number, date or boolean column such as last_seen")
     key = _sort_key(sort, sort.expression(params.bind))
-    after = ""
-    if request.cursor is not None:
-        value, user_id = decode_cursor(request.cursor, request.sort)
-        after = f" AND {_after_cursor(key, request.sort.direction, sort, value, user_id, params)}"
     outputs = [f"{column.expression(params.bind)} AS c{i}" for i, column in enumerate(selected.values())]
+    return selected, outputs, sort, key
+
+
+def _cursor_condition(request: SearchRequest, sort: Column, key: str, params: _Params) -> str:
+    if request.cursor is None:
+        return ""
+    value, user_id = decode_cursor(request.cursor, request.sort)
+    return f" AND {_after_cursor(key, request.sort.direction, sort, value, user_id, params)}"
+
+
+def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
+                   segments: Mapping[str, Group] | None = None) -> SearchQuery:
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    params = scope.params
+    where = _where(request.filter, scope)
+    count_parameters = dict(params.values)
+    selected, outputs, sort, key = _page_parts(request, params)
+    after = _cursor_condition(request, sort, key, params)
     direction = {"asc": "ASC", "desc": "DESC"}[request.sort.direction]
     params.values["limit"] = request.limit + 1
     page = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key'])}\nFROM users FINAL\n"
@@ -293,6 +303,43 @@ def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
             f"LIMIT {{limit:UInt32}}")
     return SearchQuery(page, params.values, f"SELECT count() FROM users FINAL\nWHERE {where}", count_parameters,
                        ("user_id", *selected), request.sort, request.limit)
+
+
+CANDIDATE_SORT = "last_seen"   # the order of the users table's by_last_seen projection (migration 0006)
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    sql: str                    # user_id, the selected columns, the sort key, then the row's version
+    parameters: dict[str, Any]  # `rows` is how many row versions to read
+    unseen_sql: str             # 1 if any row version without a last_seen matches (those sort after all others)
+    unseen_parameters: dict[str, Any]
+
+
+def compile_candidates(request: SearchRequest, bot_id: str, *, now: datetime,
+                       segments: Mapping[str, Group] | None = None) -> CandidateQuery | None:
+    """Row versions (current or superseded) that match the request, in last_seen order, without FINAL.
+
+    Without FINAL ClickHouse reads the by_last_seen projection in order and stops after `rows`, where FINAL
+    reads and sorts every current user of the bot. queries/candidates.py keeps the rows that are still
+    their user's newest version. Only users with a last_seen are read (a NULL would sort first here, last
+    in the page); None for another sort column or a cursor already among users never seen.
+    """
+    if request.sort.column != CANDIDATE_SORT:
+        return None
+    if request.cursor is not None and decode_cursor(request.cursor, request.sort)[0] is None:
+        return None
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    params = scope.params
+    matching = _where(request.filter, scope)
+    unseen_parameters = dict(params.values)
+    _, outputs, sort, key = _page_parts(request, params)
+    after = _cursor_condition(request, sort, key, params)
+    order = f"{CANDIDATE_SORT} DESC NULLS FIRST" if request.sort.direction == "desc" else f"{CANDIDATE_SORT} ASC"
+    sql = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key', 'version'])}\nFROM users\n"
+           f"WHERE {matching} AND {CANDIDATE_SORT} IS NOT NULL{after}\nORDER BY {order}\nLIMIT {{rows:UInt32}}")
+    unseen = f"SELECT 1 FROM users\nWHERE {matching} AND {CANDIDATE_SORT} IS NULL\nLIMIT 1"
+    return CandidateQuery(sql, params.values, unseen, unseen_parameters)
 
 
 def _after_cursor(key: str, direction: str, column: Column, value: Any, user_id: str, params: _Params) -> str:

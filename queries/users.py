@@ -2,7 +2,8 @@
 
 Thin: each function runs parameterized SQL (below, or compiled by queries/compiler.py) on a
 clickhouse-connect client and shapes rows into dicts. Every read takes the newest version of a row
-(FINAL) and skips deleted rows. Times come back as aware UTC datetimes.
+(FINAL, or for a page sorted by last seen the verified candidates of queries/candidates.py) and skips
+deleted rows. Times come back as aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from queries import candidates
 from queries.compiler import compile_counts, compile_filter, compile_search, encode_cursor
 from queries.projections import PROFILE_COLUMNS
 from schemas.filters import Group, SearchRequest
@@ -68,8 +70,11 @@ def search(client, bot_id: str, request: SearchRequest, *, now: datetime | None 
 
     `segments`: the bot's dynamic segments (id -> saved filter) that `segments has <id>` expands.
     """
-    query = compile_search(request, bot_id, now=now or datetime.now(UTC), segments=segments)
-    rows = client.query(query.sql, parameters=query.parameters).result_rows
+    now = now or datetime.now(UTC)
+    query = compile_search(request, bot_id, now=now, segments=segments)
+    rows = candidates.first_rows(client, request, bot_id, now=now, segments=segments)
+    if rows is None:
+        rows = client.query(query.sql, parameters=query.parameters).result_rows
     page = rows[:query.limit]
     users = [{name: _utc(v) for name, v in zip(query.columns, row)} for row in page]
     next_cursor = None
