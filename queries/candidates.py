@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+
 from queries.compiler import compile_candidates
 from schemas.filters import Group, SearchRequest
 
