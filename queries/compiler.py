@@ -288,21 +288,39 @@ def _cursor_condition(request: SearchRequest, sort: Column, key: str, params: _P
     return f" AND {_after_cursor(key, request.sort.direction, sort, value, user_id, params)}"
 
 
+@dataclass(frozen=True)
+class _Page:
+    """A page request compiled: its filter (and the parameters of the filter alone), columns, key, cursor."""
+
+    params: _Params
+    where: str
+    where_parameters: dict[str, Any]
+    selected: dict[str, Column]
+    outputs: list[str]
+    key: str
+    after: str
+
+
+def _page(request: SearchRequest, bot_id: str, now: datetime, segments: Mapping[str, Group] | None) -> _Page:
+    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
+    where = _where(request.filter, scope)
+    where_parameters = dict(scope.params.values)
+    selected, outputs, sort, key = _page_parts(request, scope.params)
+    after = _cursor_condition(request, sort, key, scope.params)
+    return _Page(scope.params, where, where_parameters, selected, outputs, key, after)
+
+
 def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
                    segments: Mapping[str, Group] | None = None) -> SearchQuery:
-    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
-    params = scope.params
-    where = _where(request.filter, scope)
-    count_parameters = dict(params.values)
-    selected, outputs, sort, key = _page_parts(request, params)
-    after = _cursor_condition(request, sort, key, params)
+    compiled = _page(request, bot_id, now, segments)
+    params, where, key, after, outputs = compiled.params, compiled.where, compiled.key, compiled.after, compiled.outputs
     direction = {"asc": "ASC", "desc": "DESC"}[request.sort.direction]
     params.values["limit"] = request.limit + 1
     page = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key'])}\nFROM users FINAL\n"
             f"WHERE {where}{after}\nORDER BY sort_key IS NULL, sort_key {direction}, user_id\n"
             f"LIMIT {{limit:UInt32}}")
-    return SearchQuery(page, params.values, f"SELECT count() FROM users FINAL\nWHERE {where}", count_parameters,
-                       ("user_id", *selected), request.sort, request.limit)
+    return SearchQuery(page, params.values, f"SELECT count() FROM users FINAL\nWHERE {where}",
+                       compiled.where_parameters, ("user_id", *compiled.selected), request.sort, request.limit)
 
 
 CANDIDATE_SORT = "last_seen"   # the order of the users table's by_last_seen projection (migration 0006)
@@ -329,17 +347,13 @@ def compile_candidates(request: SearchRequest, bot_id: str, *, now: datetime,
         return None
     if request.cursor is not None and decode_cursor(request.cursor, request.sort)[0] is None:
         return None
-    scope = _Scope(_Params(bot_id=bot_id), now, segments or {})
-    params = scope.params
-    matching = _where(request.filter, scope)
-    unseen_parameters = dict(params.values)
-    _, outputs, sort, key = _page_parts(request, params)
-    after = _cursor_condition(request, sort, key, params)
+    compiled = _page(request, bot_id, now, segments)
+    matching, key, after, outputs = compiled.where, compiled.key, compiled.after, compiled.outputs
     order = f"{CANDIDATE_SORT} DESC NULLS FIRST" if request.sort.direction == "desc" else f"{CANDIDATE_SORT} ASC"
     sql = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key', 'version'])}\nFROM users\n"
            f"WHERE {matching} AND {CANDIDATE_SORT} IS NOT NULL{after}\nORDER BY {order}\nLIMIT {{rows:UInt32}}")
     unseen = f"SELECT 1 FROM users\nWHERE {matching} AND {CANDIDATE_SORT} IS NULL\nLIMIT 1"
-    return CandidateQuery(sql, params.values, unseen, unseen_parameters)
+    return CandidateQuery(sql, compiled.params.values, unseen, compiled.where_parameters)
 
 
 def _after_cursor(key: str, direction: str, column: Column, value: Any, user_id: str, params: _Params) -> str:
