@@ -27,7 +27,8 @@ from queries.columns import DEFAULT_COLUMNS, Column, FilterError, lookup
 from queries.cursors import decode_cursor, encode_cursor
 from schemas.filters import Condition, Group, SearchRequest, Sort, parse_date
 
-__all__ = ["CandidateQuery", "FilterError", "SearchQuery", "compile_candidates", "compile_counts", "compile_filter", "compile_search", "encode_cursor", "decode_cursor"]
+__all__ = ["CandidateQuery", "FilterError", "SearchQuery", "compile_candidates", "compile_counts", "compile_filter",
+           "compile_search", "encode_cursor", "decode_cursor"]
 
 DATETIME = "DateTime64(3, 'UTC')"
 SORT_PARAM_TYPES = {"string": "String", "attribute": "String", "number": "Float64", "boolean": "UInt8",

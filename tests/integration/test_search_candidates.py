@@ -132,7 +132,8 @@ def test_a_tie_cut_by_the_read_is_read_again_in_full(clickhouse):
 def test_too_many_superseded_versions_leave_the_page_to_the_final_query(clickhouse):
     keeping_versions(clickhouse)
     for version in range(1, 21):   # web:hot's superseded versions fill both reads (2 rows, then 16)
-        insert_users(clickhouse, [user_row("web:hot", BOT, version=version, last_seen=NOW - timedelta(minutes=version))])
+        hot = user_row("web:hot", BOT, version=version, last_seen=NOW - timedelta(minutes=version))
+        insert_users(clickhouse, [hot])
     insert_users(clickhouse, [user_row(f"web:{i}", BOT, last_seen=NOW - timedelta(days=1 + i)) for i in range(5)])
     wanted = request(limit=3, columns=())
     assert candidates.first_rows(clickhouse, wanted, BOT, now=NOW, first_read=2) is None
