@@ -5,7 +5,7 @@ With FINAL ClickHouse reads and sorts every current user of the bot before it ca
 and stops early, but sees every version of a row, superseded ones included. So:
 
 1. candidates: the first row versions matching the filter, in last_seen order (compile_candidates);
-2. current: the newest version of each candidate user (one primary-key lookup per user);
+2. current: the newest version of each candidate user (one query, by primary key);
 3. a candidate that is its user's newest version is a result.
 
 Why that is exact: a result is a newest version that matches, so it is one of the row versions read in

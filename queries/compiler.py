@@ -313,15 +313,14 @@ def _page(request: SearchRequest, bot_id: str, now: datetime, segments: Mapping[
 
 def compile_search(request: SearchRequest, bot_id: str, *, now: datetime,
                    segments: Mapping[str, Group] | None = None) -> SearchQuery:
-    compiled = _page(request, bot_id, now, segments)
-    params, where, key, after, outputs = compiled.params, compiled.where, compiled.key, compiled.after, compiled.outputs
+    page = _page(request, bot_id, now, segments)
     direction = {"asc": "ASC", "desc": "DESC"}[request.sort.direction]
-    params.values["limit"] = request.limit + 1
-    page = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key'])}\nFROM users FINAL\n"
-            f"WHERE {where}{after}\nORDER BY sort_key IS NULL, sort_key {direction}, user_id\n"
-            f"LIMIT {{limit:UInt32}}")
-    return SearchQuery(page, params.values, f"SELECT count() FROM users FINAL\nWHERE {where}",
-                       compiled.where_parameters, ("user_id", *compiled.selected), request.sort, request.limit)
+    page.params.values["limit"] = request.limit + 1
+    sql = (f"SELECT {', '.join(['user_id', *page.outputs, f'{page.key} AS sort_key'])}\nFROM users FINAL\n"
+           f"WHERE {page.where}{page.after}\nORDER BY sort_key IS NULL, sort_key {direction}, user_id\n"
+           f"LIMIT {{limit:UInt32}}")
+    return SearchQuery(sql, page.params.values, f"SELECT count() FROM users FINAL\nWHERE {page.where}",
+                       page.where_parameters, ("user_id", *page.selected), request.sort, request.limit)
 
 
 CANDIDATE_SORT = "last_seen"   # the order of the users table's by_last_seen projection (migration 0006)
@@ -348,13 +347,13 @@ def compile_candidates(request: SearchRequest, bot_id: str, *, now: datetime,
         return None
     if request.cursor is not None and decode_cursor(request.cursor, request.sort)[0] is None:
         return None
-    compiled = _page(request, bot_id, now, segments)
-    matching, key, after, outputs = compiled.where, compiled.key, compiled.after, compiled.outputs
+    page = _page(request, bot_id, now, segments)
     order = f"{CANDIDATE_SORT} DESC NULLS FIRST" if request.sort.direction == "desc" else f"{CANDIDATE_SORT} ASC"
-    sql = (f"SELECT {', '.join(['user_id', *outputs, f'{key} AS sort_key', 'version'])}\nFROM users\n"
-           f"WHERE {matching} AND {CANDIDATE_SORT} IS NOT NULL{after}\nORDER BY {order}\nLIMIT {{rows:UInt32}}")
-    unseen = f"SELECT 1 FROM users\nWHERE {matching} AND {CANDIDATE_SORT} IS NULL\nLIMIT 1"
-    return CandidateQuery(sql, compiled.params.values, unseen, compiled.where_parameters)
+    sql = (f"SELECT {', '.join(['user_id', *page.outputs, f'{page.key} AS sort_key', 'version'])}\nFROM users\n"
+           f"WHERE {page.where} AND {CANDIDATE_SORT} IS NOT NULL{page.after}\nORDER BY {order}\n"
+           f"LIMIT {{rows:UInt32}}")
+    unseen = f"SELECT 1 FROM users\nWHERE {page.where} AND {CANDIDATE_SORT} IS NULL\nLIMIT 1"
+    return CandidateQuery(sql, page.params.values, unseen, page.where_parameters)
 
 
 def _after_cursor(key: str, direction: str, column: Column, value: Any, user_id: str, params: _Params) -> str:
