@@ -1,7 +1,8 @@
 """Batch writes that retry until they succeed: offsets are committed only after the store has the rows.
 
-Faust acks a batch even when the agent raises, so a failed write must never escape the loop: it is
-retried with capped exponential back-off, and its state is reported on /health meanwhile.
+A failed write must never escape the loop: it is retried with capped exponential back-off, and its
+state is reported on /health meanwhile. Only an item that fails alone while the store answers
+(a poison, not an outage) is given up on: it goes to the dead-letter topic and the partition moves on.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Awaitable, Callable, Generic, Sequence, TypeVar
 
 from schemas.events import utc_now
 
@@ -25,27 +26,43 @@ class SinkStatus:
     failing_since: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    crashed: bool = False
+    poisoned: int = 0  # items dead-lettered because they failed alone while the store answered
 
 
 class RetryingWriter(Generic[T]):
+    """Writes a batch, retrying with capped back-off; a batch that keeps failing while the store answers
+    is halved until the item that fails alone is found, and that item goes to `on_poison`.
+
+    Without a `probe` (or while the probe fails too: an outage, not a poison) it retries for ever.
+    """
+
     def __init__(self, write: Callable[[Sequence[T]], int], *, status: SinkStatus | None = None,
-                 first_delay: float = 0.2, max_delay: float = 10.0):
+                 first_delay: float = 0.2, max_delay: float = 10.0, attempts: int = 4,
+                 probe: Callable[[], object] | None = None,
+                 on_poison: Callable[[T, str], Awaitable[None]] | None = None):
         self._write = write
         self.status = status or SinkStatus()
         self.first_delay = first_delay
         self.max_delay = max_delay
+        self.attempts = attempts
+        self.probe = probe
+        self.on_poison = on_poison
 
     async def write(self, batch: Sequence[T]) -> int:
         """Returns rows written; only cancellation (shutdown) stops the retries, leaving offsets uncommitted."""
-        delay = self.first_delay
+        delay, failures = self.first_delay, 0
         while True:
             try:
                 written = await asyncio.to_thread(self._write, batch)
             except Exception as e:  # noqa: BLE001 - any store failure is retried, never dropped
+                failures += 1
                 self.status.ok = False
                 self.status.attempts += 1
                 self.status.failing_since = self.status.failing_since or utc_now().isoformat()
                 self.status.last_error = f"{type(e).__name__}: {str(e)[:300]}"
+                if failures >= self.attempts and await self._store_answers():
+                    return await self._isolate(batch, self.status.last_error)
                 log.warning("sink write failed (attempt %d), retrying in %.1fs: %s",
                             self.status.attempts, delay, self.status.last_error)
                 await asyncio.sleep(delay)
@@ -55,6 +72,31 @@ class RetryingWriter(Generic[T]):
             self.status.rows_written += written
             self.status.batches_written += 1
             return written
+
+    async def _store_answers(self) -> bool:
+        if self.probe is None or self.on_poison is None:
+            return False
+        try:
+            await asyncio.to_thread(self.probe)
+            return True
+        except Exception:  # noqa: BLE001 - the store is away: an outage, keep retrying
+            return False
+
+    async def _isolate(self, batch: Sequence[T], error: str) -> int:
+        if len(batch) == 1:
+            log.error("sink: an item fails alone while the store answers; dead-lettered: %s", error)
+            while True:
+                try:
+                    await self.on_poison(batch[0], error)
+                    break
+                except Exception as e:  # noqa: BLE001 - Kafka away: the letter waits, nothing is dropped
+                    log.warning("sink: dead letter not written yet (%s: %s)", type(e).__name__, e)
+                    await asyncio.sleep(self.max_delay)
+            self.status.ok, self.status.attempts, self.status.failing_since = True, 0, None
+            self.status.poisoned += 1
+            return 0
+        middle = len(batch) // 2
+        return await self.write(batch[:middle]) + await self.write(batch[middle:])
 
 
 class KafkaSink:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import weakref
 from collections.abc import Iterable
@@ -14,14 +12,21 @@ from faust import streams as faust_streams
 
 from consumers.schedules import ScheduleExecutor
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
-from pipeline import bot_settings, compacted, schedules, segments, topics
-from pipeline.projection import Projected, by_user, coalesce, encode_rows, project
-from pipeline.publisher import Publisher, PublishUnavailable, dead_letter
+from pipeline import bot_settings, compacted, group_lag, schedules, segments, stream_sends, topics
+from pipeline.fold_batch import fold_batch
+from pipeline.progress import ProgressMonitor
+from pipeline.projection import Projected, coalesce, decode_state, encode_row, row_records
+from pipeline.publisher import Publisher, PublishUnavailable, dead_letter, encode_letter
 from pipeline.sentiment import score
 from pipeline.services import Services
-from schemas.events import InvalidEvent, parse_event
+from pipeline.supervision import guarded
+from schemas.events import Event, to_json
 
 log = logging.getLogger(__name__)
+
+
+async def _lost_letter(record: tuple[bytes | None, bytes], reason: str) -> None:
+    log.error("a dead letter of %d bytes was refused by Kafka (%s): it is only in this log", len(record[1]), reason)
 
 
 def on_partition_of(message: faust.EventT) -> None:
@@ -52,36 +57,47 @@ async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: 
 def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
              services: Services) -> None:
     settings = services.settings
-    # keys are the events' own Kafka keys (raw bytes); values JSON (faust's defaults)
-    table = app.Table("user-projection", default=None, key_type=bytes, partitions=settings.partitions)
+    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.projection.encode_state)
+    table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", partitions=settings.partitions)
+    status = services.agents.setdefault("user-projection", SinkStatus())
+
+    async def send_letter(key: bytes | None, value: bytes):
+        return await dead_letters.send(key=key, value=value)
+
+    async def send_row(key: bytes | None, value: bytes):
+        return await rows_topic.send(key=key, value=value)
+
+    async def keep_refused(records: list[tuple[bytes | None, bytes]]) -> None:
+        await stream_sends.send_all(send_letter, records, status=status, on_refused=_lost_letter)
+
+    async def refuse_rows(record: tuple[bytes | None, bytes], reason: str) -> None:
+        letter = dead_letter("stream", None, [f"rows record not written: {reason}"], record[1])
+        await keep_refused([(record[0], encode_letter(letter))])
+
+    def load(message: faust.EventT, key: bytes) -> Projected:
+        on_partition_of(message)
+        return decode_state(table.get(key))
+
+    async def project_batch(batch: list[faust.EventT]) -> None:
+        folded = fold_batch(((m, m.value) for m in batch), load, score=score, window_for=services.window_for,
+                            grace=services.grace)
+        # refused events (unparsable, poison, too large a state) -> dead letters, then the rest goes on
+        await keep_refused([((r.bot_id or "").encode() or None,
+                             encode_letter(dead_letter("events-topic", r.bot_id, r.reasons, r.value)))
+                            for r in folded.refused])
+        # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
+        await stream_sends.send_all(send_row, row_records(coalesce(folded.rows)), status=status,
+                                    on_refused=refuse_rows)
+        for key, (message, state) in folded.states.items():
+            on_partition_of(message)  # the table's partition is the user's events' partition
+            table[key] = state
 
     @app.agent(events_topic, name="user-projection", concurrency=1)
     async def project_users(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_seconds):
-            pending: dict[bytes, Projected] = {}
-            rows = []
-            for message in batch:                                   # faust Event: .key bytes, .value bytes
-                try:
-                    event = parse_event(message.value)
-                except InvalidEvent as e:
-                    letter = dead_letter("events-topic", None, e.problems, message.value)
-                    await (await dead_letters.send(value=json.dumps(letter).encode()))
-                    continue
-                on_partition_of(message)
-                key = topics.event_key(event)
-                current = pending.get(key) or Projected.from_dict(table.get(key))
-                pending[key], new_rows = project(current, event, score=score, grace=services.grace,
-                                                 window=services.window_for(event.bot_id))
-                rows += new_rows
-            # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
-            sent = [await rows_topic.send(key=key, value=encode_rows(user_rows))
-                    for key, user_rows in by_user(coalesce(rows)).items()]
-            await asyncio.gather(*sent)
-            for message in batch:
-                on_partition_of(message)
-                key = message.key
-                if key in pending:
-                    table[key] = pending.pop(key).to_dict()
+            async with guarded("user-projection", status, services.on_crash):
+                await project_batch(batch)
             for message in batch:
                 await stream.ack(message)
 
@@ -108,16 +124,43 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         except Exception:  # noqa: BLE001 - e.g. the publisher not started yet: logged, tried again next tick
             log.exception("scheduled runs not requested at this tick")
 
+    sink_group = f"{settings.app_id}-sink"
+    services.progress = ProgressMonitor(settings.stall_seconds)
+
+    @app.task
+    async def watch_progress() -> None:
+        # Faust's group reads the events; the sink's reads events and rows (run by the worker with the store)
+        await group_lag.watch(settings.bootstrap, {settings.app_id: [topics.EVENTS],
+                                                   sink_group: [topics.EVENTS, topics.ROWS]}, services.progress)
+
     if settings.sink_enabled and services.store is not None and services.projections is not None:
+        store = services.store
+
+        async def poisoned_event(event: Event, reason: str) -> None:
+            letter = dead_letter("sink", event.bot_id, [f"not stored: {reason}"], to_json(event))
+            await services.publisher.dead_letter(letter)
+
+        async def poisoned_row(row: dict, reason: str) -> None:
+            letter = dead_letter("sink", row.get("bot_id"), [f"{row.get('table')} row not stored: {reason}"],
+                                 encode_row(row))
+            await services.publisher.dead_letter(letter)
+
+        def probe() -> None:
+            store.count("__health__")
+
         sink = KafkaSink(
-            settings.bootstrap, f"{settings.app_id}-sink", batch_size=settings.sink_batch_size,
+            settings.bootstrap, sink_group, batch_size=settings.sink_batch_size,
             batch_seconds=settings.sink_batch_seconds, session_timeout_seconds=settings.session_timeout_seconds,
-            events=RetryingWriter(services.store.write, status=services.sinks.setdefault("events", SinkStatus())),
-            rows=RetryingWriter(services.projections.write, status=services.sinks.setdefault("rows", SinkStatus())))
+            events=RetryingWriter(store.write, status=services.sinks.setdefault("events", SinkStatus()),
+                                  probe=probe, on_poison=poisoned_event),
+            rows=RetryingWriter(services.projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
+                                probe=probe, on_poison=poisoned_row))
 
         @app.task
         async def clickhouse_sink() -> None:
-            await sink.run()
+            async with guarded("clickhouse-sink", services.agents.setdefault("clickhouse-sink", SinkStatus()),
+                               services.on_crash):
+                await sink.run()
 
     if settings.sink_enabled and services.clickhouse is not None:
         executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import faust
 from faust.contrib.asgi import serve_asgi
@@ -14,6 +15,7 @@ from pipeline.bots import load_bots
 from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
+from pipeline.supervision import CRASHED, Worker
 from pipeline.web import create_api
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,15 @@ def run_worker(settings: Settings) -> None:
     services = build_services(settings)
     asyncio.run(read_definitions(settings.bootstrap, services))
     app = build_app(settings, services)
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True, deadline=settings.shutdown_seconds)
+    services.on_crash = worker.fail
     log.info("chatlens worker %s: http://%s:%d", settings.worker_name, settings.http_host, settings.http_port)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as e:
+        code = e.code
+    except Exception:  # noqa: BLE001 - Faust re-raises a crash after its shutdown; already logged
+        code = CRASHED
+    else:
+        code = 0
+    sys.exit(worker.exit_code or code)

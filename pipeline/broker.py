@@ -19,6 +19,8 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from schemas.limits import BROKER_MESSAGE_MAX_BYTES
+
 KAFKA_VERSION = "3.9.2"
 POM = Path(__file__).with_name("kafka") / "pom.xml"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
@@ -78,6 +80,9 @@ group.min.session.timeout.ms=3000
 num.network.threads=2
 num.io.threads=4
 log.cleaner.dedupe.buffer.size=33554432
+# The record size every chatlens limit is chosen to fit (schemas/limits.py); Kafka's default, made explicit.
+message.max.bytes={message_max_bytes}
+replica.fetch.max.bytes={message_max_bytes}
 """
 
 LOG4J_PROPERTIES = """\
@@ -125,6 +130,7 @@ class LocalBroker:
         config = self.run_dir / "server.properties"
         config.write_text(SERVER_PROPERTIES.format(
             port=self.port, controller_port=self.port + 1, partitions=self.partitions,
+            message_max_bytes=BROKER_MESSAGE_MAX_BYTES,
             log_dir=self.run_dir / "kraft-logs"))
         (self.run_dir / "log4j.properties").write_text(LOG4J_PROPERTIES)
         if not (self.run_dir / "kraft-logs" / "meta.properties").exists():

@@ -444,7 +444,7 @@ def dlq_show(letter_id: str) -> None:
     """Print one letter in full (reason, headers, body) as JSON. LETTER_ID is partition:offset."""
     for letter in _letters(100_000):
         if letter.id == letter_id:
-            record = {k: v for k, v in letter.record.items() if k != "body_base64"}
+            record = dict(letter.record)
             click.echo(json.dumps({"id": letter.id, **record}, indent=2, ensure_ascii=False))
             return
     raise click.ClickException(f"no letter {letter_id} (see `chatlens dlq list`)")

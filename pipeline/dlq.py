@@ -26,7 +26,10 @@ class Letter:
 
     @property
     def body(self) -> bytes:
-        return base64.b64decode(self.record.get("body_base64", ""))
+        """The request body as received: kept as text when it was UTF-8, else as base64."""
+        if "body_base64" in self.record:
+            return base64.b64decode(self.record["body_base64"])
+        return self.record.get("body", "").encode()
 
 
 async def read_letters(bootstrap: str, limit: int = 1000) -> list[Letter]:
@@ -49,6 +52,9 @@ def reparse(letter: Letter) -> list[Event]:
     received_at = datetime.fromisoformat(letter.record["received_at"])
     if not bot_id:
         raise InvalidEvent(["letter: names no bot, so it cannot be replayed"])
+    if letter.record.get("body_truncated"):
+        raise InvalidEvent([f"letter: its body was cut to fit the topic (it had {letter.record.get('body_bytes')} "
+                            "bytes), so it cannot be replayed"])
     if source == "events-api":
         return events_for_bot(letter.body, bot_id, received_at)
     channel = source.removeprefix("webhook:")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from schemas.events import Event, InvalidEvent, parse_event
-
-MAX_EVENTS_PER_REQUEST = 1000
+from schemas.events import Event, EventTooLarge, InvalidEvent, parse_event
+from schemas.limits import MAX_EVENTS_PER_REQUEST
 
 
 def split_body(body: bytes) -> list[object]:
@@ -38,8 +37,8 @@ def events_for_bot(body: bytes, bot_id: str, received_at: datetime) -> list[Even
     except UnicodeDecodeError:
         raise InvalidEvent(["body: not UTF-8"]) from None
     if len(items) > MAX_EVENTS_PER_REQUEST:
-        raise InvalidEvent([f"body: at most {MAX_EVENTS_PER_REQUEST} events per request (got {len(items)})"])
-    events, problems = [], []
+        raise EventTooLarge([f"body: at most {MAX_EVENTS_PER_REQUEST} events per request (got {len(items)})"])
+    events, problems, too_large = [], [], False
     for index, item in enumerate(items):
         where = f"event {index}: " if len(items) > 1 else ""
         if isinstance(item, dict):
@@ -51,6 +50,7 @@ def events_for_bot(body: bytes, bot_id: str, received_at: datetime) -> list[Even
             events.append(parse_event(item))
         except InvalidEvent as e:
             problems += [where + p for p in e.problems]
+            too_large = too_large or isinstance(e, EventTooLarge)
     if problems:
-        raise InvalidEvent(problems)
+        raise (EventTooLarge if too_large else InvalidEvent)(problems)
     return events

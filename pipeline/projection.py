@@ -16,6 +16,7 @@ from pipeline.aggregate import UserState, message_score, snapshot, step
 from pipeline.sessionizer import Session, from_ms
 from queries.projections import PROFILE_COLUMNS, TIME_COLUMNS
 from schemas.events import Event, Message, UserDeleted
+from schemas.limits import MAX_RECORD_BYTES
 
 Row = dict[str, Any]
 Score = Callable[[str], float | None]
@@ -121,17 +122,39 @@ def rebuild_rows(events: Iterable[Event], *, score: Score, window: timedelta, gr
     return [r for r in coalesce(rows) if kept(r)]
 
 
-def by_user(rows: Iterable[Row]) -> dict[bytes, list[Row]]:
-    """One rows-topic record per user per batch, keyed like the user's events."""
-    grouped: dict[bytes, list[Row]] = {}
+def row_records(rows: Iterable[Row], limit: int = MAX_RECORD_BYTES) -> list[tuple[bytes, bytes]]:
+    """Rows-topic records (key, JSON array), keyed like the user's events; each at most `limit` bytes.
+
+    A user's rows of one batch share records in order; a busy user's batch takes as many as it needs.
+    """
+    grouped: dict[bytes, list[bytes]] = {}
     for row in rows:
-        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(row)
-    return grouped
+        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(encode_row(row))
+    records = []
+    for key, encoded in grouped.items():
+        chunk, size = [], 2
+        for data in encoded:
+            if chunk and size + len(data) + 1 > limit:
+                records.append((key, b"[" + b",".join(chunk) + b"]"))
+                chunk, size = [], 2
+            chunk.append(data)
+            size += len(data) + 1
+        records.append((key, b"[" + b",".join(chunk) + b"]"))
+    return records
 
 
-def encode_rows(rows: list[Row]) -> bytes:
+def encode_row(row: Row) -> bytes:
     """JSON for the rows topic; times as ISO 8601 UTC."""
-    return json.dumps(rows, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+    return json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+
+
+def encode_state(projected: Projected) -> bytes:
+    """What the stream's table keeps per user (its changelog record)."""
+    return json.dumps(projected.to_dict(), ensure_ascii=False).encode()
+
+
+def decode_state(data: bytes | None) -> Projected:
+    return Projected.from_dict(json.loads(data) if data else None)
 
 
 def decode_rows(data: bytes) -> list[Row]:

@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from pipeline import topics
-from schemas.events import Event, to_json, utc_now
+from schemas.events import Event, to_checked_json, utc_now
+from schemas.limits import MAX_RECORD_BYTES, PRODUCER_MAX_REQUEST_BYTES
 
 
 class PublishUnavailable(RuntimeError):
@@ -38,18 +39,43 @@ class Publisher(Protocol):
 
 
 KEPT_HEADERS_EXCLUDED = {"authorization", "cookie"}
+MAX_REASONS = 100  # a letter names at most this many problems, then how many more there were
 
 
 def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
                 headers: Mapping[str, str] | None = None, received_at: datetime | None = None) -> dict:
     """The record kept on the dead-letter topic: enough to understand the failure and replay the request.
 
-    `source` is "events-api", "events-topic" or "webhook:<channel>"; the body is kept byte for byte.
+    `source` is "events-api", "events-topic", "webhook:<channel>", "stream" or "sink". The body is kept
+    once: as text when it is UTF-8 (`body`), else as base64 (`body_base64`). A letter never exceeds
+    MAX_RECORD_BYTES: a body that would not fit is cut, and `body_truncated` says so (with `body_bytes`).
     """
     kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() not in KEPT_HEADERS_EXCLUDED}
-    return {"source": source, "bot_id": bot_id, "reason": reason,
-            "received_at": (received_at or utc_now()).isoformat(), "headers": kept,
-            "body": body.decode("utf-8", errors="replace"), "body_base64": base64.b64encode(body).decode()}
+    if len(reason) > MAX_REASONS:
+        reason = [*reason[:MAX_REASONS], f"... and {len(reason) - MAX_REASONS} more problems"]
+    letter = {"source": source, "bot_id": bot_id, "reason": [r[:2000] for r in reason],
+              "received_at": (received_at or utc_now()).isoformat(), "headers": kept, "body_bytes": len(body)}
+    try:
+        field, text = "body", body.decode("utf-8")
+    except UnicodeDecodeError:
+        field, text = "body_base64", base64.b64encode(body).decode()
+    budget = MAX_RECORD_BYTES - len(encode_letter(letter)) - 64
+    if len(json.dumps(text, ensure_ascii=False).encode()) <= budget:
+        return {**letter, field: text}
+    low, high = 0, len(text)  # the longest prefix whose JSON fits the budget
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle], ensure_ascii=False).encode()) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    if field == "body_base64":
+        low -= low % 4  # whole base64 quanta only
+    return {**letter, field: text[:low], "body_truncated": True}
+
+
+def encode_letter(letter: dict) -> bytes:
+    return json.dumps(letter, ensure_ascii=False).encode()
 
 
 class KafkaPublisher:
@@ -61,7 +87,8 @@ class KafkaPublisher:
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, client_id="chatlens-ingest", acks="all",
-            enable_idempotence=True, linger_ms=2, request_timeout_ms=int(self.timeout * 1000))
+            enable_idempotence=True, linger_ms=2, request_timeout_ms=int(self.timeout * 1000),
+            max_request_size=PRODUCER_MAX_REQUEST_BYTES)
         await self._producer.start()
 
     async def stop(self) -> None:
@@ -79,11 +106,13 @@ class KafkaPublisher:
                                      f"({type(e).__name__})") from e
 
     async def publish(self, events: list[Event]) -> None:
-        await self._send_all([(topics.EVENTS, topics.event_key(e), to_json(e)) for e in events])
+        """All or nothing: an event over the size limit raises EventTooLarge before anything is sent."""
+        encoded = to_checked_json(events)
+        await self._send_all([(topics.EVENTS, topics.event_key(e), v) for e, v in zip(events, encoded)])
 
     async def dead_letter(self, letter: dict) -> None:
         key = (letter.get("bot_id") or "").encode() or None
-        await self._send_all([(topics.DEAD_LETTERS, key, json.dumps(letter).encode())])
+        await self._send_all([(topics.DEAD_LETTERS, key, encode_letter(letter))])
 
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
@@ -121,6 +150,7 @@ class MemoryPublisher:
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
+        to_checked_json(events)
         await self.ping()
         self.events += events
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,6 +17,10 @@ from pipeline.schedules import ScheduleRegistry
 from pipeline.settings import Settings
 
 
+def _no_supervisor(reason: BaseException) -> None:
+    logging.getLogger(__name__).critical("a part crashed and no worker supervises it: %r", reason)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -24,6 +30,9 @@ class Services:
     projections: ProjectionStore | None = None
     clickhouse: Any = None  # clickhouse-connect client for read-only SQL; None in unit tests
     sinks: dict[str, SinkStatus] = field(default_factory=dict)
+    agents: dict[str, SinkStatus] = field(default_factory=dict)  # the stream's agents and tasks, for /health
+    on_crash: Callable[[BaseException], None] = _no_supervisor  # set by the worker: stops it loudly
+    progress: Any = None  # pipeline.progress.ProgressMonitor of this worker's consumer groups, for /health
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
     segments: SegmentRegistry = field(default_factory=SegmentRegistry)  # segment definitions, from their topic
     schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     schedule_dir: Path | None = Field(None, validation_alias="CHATLENS_SCHEDULE_DIR",
                                       description="root of scheduled segment exports (destinations are relative "
                                                   "to it); unset = <data dir>/scheduled-exports")
+    shutdown_seconds: float = Field(30.0, ge=1, le=600, validation_alias="CHATLENS_SHUTDOWN_SECONDS",
+                                    description="a stop (SIGTERM, Ctrl-C, a crash) ends the worker within this")
+    stall_seconds: float = Field(60.0, ge=1, le=3600, validation_alias="CHATLENS_STALL_SECONDS",
+                                 description="/health is degraded when a partition with lag has not advanced "
+                                             "for this long")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")

@@ -8,6 +8,7 @@ embedded store asks the worker over HTTP).
 import asyncio
 import hmac
 import json
+import time
 from datetime import UTC, datetime
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -29,9 +30,9 @@ from pipeline.schedules_api import add_schedule_routes
 from pipeline.ui_routes import add_ui_routes
 from pipeline.users_api import add_user_routes
 from pipeline.webhooks import add_webhook_routes
-from schemas.events import InvalidEvent, utc_now
+from schemas.events import EventTooLarge, InvalidEvent, utc_now
+from schemas.limits import MAX_EVENT_BYTES, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_TEXT_CHARS
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 def _bearer(authorization: str | None) -> str:
@@ -40,6 +41,10 @@ def _bearer(authorization: str | None) -> str:
         raise ApiError(401, "unauthorized", "send the bot's API key as 'Authorization: Bearer <key>'",
                        {"WWW-Authenticate": "Bearer"})
     return token.strip()
+
+
+EVENTS_LIMITS = (f"limits: a text at most {MAX_TEXT_CHARS:,} characters, an event at most {MAX_EVENT_BYTES:,} bytes "
+                 f"as JSON, a request at most {MAX_EVENTS_BODY_BYTES:,} bytes and {MAX_EVENTS_PER_REQUEST:,} events")
 
 
 class SqlRequest(BaseModel):
@@ -94,7 +99,7 @@ def create_api(services: Services) -> FastAPI:
         if not hmac.compare_digest(token.encode(), key.encode()):
             raise ApiError(401, "unauthorized", "wrong admin key", {"WWW-Authenticate": "Bearer"})
 
-    @api.get("/health", summary="Kafka, ClickHouse and sink status; 503 when any is down")
+    @api.get("/health", summary="Kafka, ClickHouse, sinks, agents and stream progress; 503 naming what is wrong")
     async def health() -> JSONResponse:
         report: dict[str, Any] = {}
         try:
@@ -111,25 +116,36 @@ def create_api(services: Services) -> FastAPI:
             except Exception as e:  # noqa: BLE001 - reported, not raised
                 report["clickhouse"] = {"ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
         report["sinks"] = {name: asdict(status) for name, status in services.sinks.items()}
-        ok = report["kafka"]["ok"] and report["clickhouse"]["ok"] and all(s.ok for s in services.sinks.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", **report}, status_code=200 if ok else 503)
+        report["agents"] = {name: asdict(status) for name, status in services.agents.items()}
+        if services.progress is not None:
+            report["stream"] = services.progress.report(time.monotonic())
+        problems = [name for name in ("kafka", "clickhouse") if not report[name]["ok"]]
+        problems += [f"sink {name}: {s.last_error}" for name, s in services.sinks.items() if not s.ok]
+        problems += [f"{'crashed' if s.crashed else 'failing'} {name}: {s.last_error}"
+                     for name, s in services.agents.items() if not s.ok]
+        problems += [f"not advancing: {name}" for name in report.get("stream", {}).get("stalled", [])]
+        status = {"status": "degraded", "problems": problems} if problems else {"status": "ok"}
+        return JSONResponse({**status, **report}, status_code=503 if problems else 200)
 
     @api.post("/v1/bots/{bot_id}/events", status_code=202, response_model=Accepted,
               summary="Ingest canonical events (one JSON object, a JSON array, or NDJSON lines)",
               responses={400: {"description": "invalid events; kept on the dead-letter topic"},
+                         413: {"description": "over a size limit (named); kept on the dead-letter topic"},
                          503: {"description": "Kafka did not acknowledge; retry"}})
     async def post_events(bot: Annotated[Bot, Depends(authorized_bot)], request: Request) -> Accepted:
         body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "too_large", f"at most {MAX_BODY_BYTES} bytes per request")
         received_at = utc_now()
         try:
+            if len(body) > MAX_EVENTS_BODY_BYTES:
+                raise EventTooLarge([f"body: at most {MAX_EVENTS_BODY_BYTES:,} bytes per request (got {len(body):,})"])
             events = events_for_bot(body, bot.bot_id, received_at)
+            await services.publisher.publish(events)  # EventTooLarge before anything is sent
         except InvalidEvent as e:  # kept first; if Kafka cannot keep it, the 503 makes the sender retry
             await services.publisher.dead_letter(
                 dead_letter("events-api", bot.bot_id, e.problems, body, request.headers, received_at))
+            if isinstance(e, EventTooLarge):
+                raise ApiError(413, "too_large", [*e.problems, EVENTS_LIMITS]) from None
             raise ApiError(400, "invalid_event", e.problems) from None
-        await services.publisher.publish(events)
         return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
 
     @api.get("/v1/bots/{bot_id}/events", summary="Stored raw events of a bot (or one user), oldest first")

@@ -16,9 +16,12 @@ from pipeline.publisher import dead_letter
 from pipeline.services import Services
 from pipeline.signatures import ChannelNotConfigured, Unauthenticated, verify
 from schemas.channels import PARSERS, HandshakeRejected, PayloadError, messenger, slack
-from schemas.events import CHANNELS, InvalidEvent, utc_now
+from schemas.events import CHANNELS, EventTooLarge, InvalidEvent, utc_now
+from schemas.limits import MAX_EVENT_BYTES, MAX_TEXT_CHARS, MAX_WEBHOOK_BYTES
 
-MAX_WEBHOOK_BYTES = 1024 * 1024
+
+TOO_LARGE_HINT = (f"limits: a text at most {MAX_TEXT_CHARS:,} characters, an event at most {MAX_EVENT_BYTES:,} "
+                  f"bytes as JSON, a webhook body at most {MAX_WEBHOOK_BYTES:,} bytes")
 
 
 def _error(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -44,6 +47,7 @@ def add_webhook_routes(api: FastAPI, services: Services) -> None:
               summary="A chat platform's webhook (telegram, messenger, livechat, slack, web)",
               responses={200: {"description": "every event is in Kafka"}, 400: {"description": "malformed; kept"},
                          401: {"description": "unknown bot or bad signature; nothing written"},
+                         413: {"description": "over a size limit (named); kept when authenticated"},
                          403: {"description": "channel not configured for this bot"},
                          503: {"description": "Kafka unavailable; the platform retries"}})
     async def webhook(channel: str, bot_id: str, request: Request) -> JSONResponse:
@@ -51,7 +55,8 @@ def add_webhook_routes(api: FastAPI, services: Services) -> None:
             return _error(404, "unknown_channel", f"channel must be one of {', '.join(CHANNELS)}")
         body = await request.body()
         if len(body) > MAX_WEBHOOK_BYTES:
-            return _error(413, "too_large", f"at most {MAX_WEBHOOK_BYTES} bytes per webhook")
+            return _error(413, "too_large", f"at most {MAX_WEBHOOK_BYTES:,} bytes per webhook body "
+                                            f"(got {len(body):,})")
         bot = services.bots.get(bot_id)
         if bot is None:
             return _error(401, "unauthenticated", "unknown bot")
@@ -67,14 +72,16 @@ def add_webhook_routes(api: FastAPI, services: Services) -> None:
             if channel == "slack" and (challenge := slack.url_verification_challenge(payload)) is not None:
                 return JSONResponse({"challenge": challenge})
             events = PARSERS[channel](payload, bot_id=bot.bot_id, received_at=received_at)
+            if events:
+                await services.publisher.publish(events)  # EventTooLarge before anything is sent
         except (PayloadError, InvalidEvent) as e:
             reasons = e.problems if isinstance(e, InvalidEvent) else [str(e)]
             # kept first; a Kafka outage raises PublishUnavailable, which the app answers with 503
             await services.publisher.dead_letter(
                 dead_letter(f"webhook:{channel}", bot.bot_id, reasons, body, request.headers, received_at))
+            if isinstance(e, EventTooLarge):
+                return _error(413, "too_large", [*reasons, TOO_LARGE_HINT])
             return _error(400, "invalid_payload", reasons)
-        if events:
-            await services.publisher.publish(events)
         return JSONResponse({"accepted": len(events), "event_ids": [e.event_id for e in events]})
 
     @api.get("/webhooks/messenger/{bot_id}", tags=["webhooks"], response_class=PlainTextResponse,

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.limits import MAX_ATTACHMENTS, MAX_EVENT_BYTES, MAX_TEXT_CHARS
+
 SCHEMA_VERSION = 1
 
 Channel = Literal["livechat", "messenger", "telegram", "slack", "web"]
@@ -38,7 +40,7 @@ UtcTime = Annotated[AwareDatetime, Field(description="ISO 8601 with a time zone;
 BotId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="the tenant")]
 UserId = Annotated[str, Field(min_length=3, max_length=300, pattern=r"^[a-z]+:.+$",
                               description="'<channel>:<the channel's own user id>'")]
-Text = Annotated[str, Field(max_length=65536)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 def utc_now() -> datetime:
@@ -94,7 +96,7 @@ class Message(_Event):
     kind: Literal["message"] = "message"
     direction: Literal["inbound", "outbound"]
     text: Text = ""
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=MAX_ATTACHMENTS)
 
     @property
     def is_interaction(self) -> bool:
@@ -229,6 +231,20 @@ class InvalidEvent(ValueError):
         super().__init__("; ".join(problems))
 
 
+class EventTooLarge(InvalidEvent):
+    """An event over a size limit (a text too long, an event too large for Kafka): answered 413."""
+
+
+SIZE_ERRORS = frozenset({"string_too_long", "too_long"})
+
+
+def invalid(error: ValidationError) -> InvalidEvent:
+    """The InvalidEvent for a refused payload; EventTooLarge when a size limit is among the reasons."""
+    problems = describe(error)
+    too_large = any(e["type"] in SIZE_ERRORS for e in error.errors(include_url=False))
+    return (EventTooLarge if too_large else InvalidEvent)(problems)
+
+
 def describe(error: ValidationError) -> list[str]:
     """Pydantic's errors as sentences a user can act on: which field, what was expected, what came."""
     problems = []
@@ -266,11 +282,21 @@ def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     try:
         return _adapter.validate_python(upgrade(data))
     except ValidationError as e:
-        raise InvalidEvent(describe(e)) from None
+        raise invalid(e) from None
 
 
 def to_json(event: Event) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
+
+
+def to_checked_json(events: list[Event]) -> list[bytes]:
+    """Every event as JSON, or EventTooLarge naming each one over MAX_EVENT_BYTES (then none is sent)."""
+    encoded = [to_json(e) for e in events]
+    problems = [f"event {e.event_id!r}: {len(data):,} bytes as JSON, over the limit of {MAX_EVENT_BYTES:,} "
+                f"bytes per event" for e, data in zip(events, encoded) if len(data) > MAX_EVENT_BYTES]
+    if problems:
+        raise EventTooLarge(problems)
+    return encoded
 
 
 def event_json_schema() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import Event, InvalidEvent, describe
+from schemas.events import Event, InvalidEvent, invalid
 
 
 class PayloadError(ValueError):
@@ -139,7 +139,7 @@ def make(model: type, **fields: Any) -> Event:
     try:
         return model(**fields)
     except ValidationError as e:
-        raise InvalidEvent(describe(e)) from None
+        raise invalid(e) from None
 
 
 def text_of(value: Any) -> str | None:
