@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from faust import streams as faust_streams
 from consumers.schedules import ScheduleExecutor
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
 from pipeline import bot_settings, compacted, group_lag, schedules, segments, stream_sends, topics
-from pipeline.fold_batch import fold_batch
+from pipeline.fold_batch import BatchFolder
 from pipeline.progress import ProgressMonitor
 from pipeline.projection import Projected, coalesce, decode_state, encode_row, row_records
 from pipeline.publisher import Publisher, PublishUnavailable, dead_letter, encode_letter
@@ -23,6 +25,7 @@ from pipeline.supervision import guarded
 from schemas.events import Event, to_json
 
 log = logging.getLogger(__name__)
+BREATH_SECONDS = 0.02  # the longest the projection holds the event loop between two records
 
 
 async def _lost_letter(record: tuple[bytes | None, bytes], reason: str) -> None:
@@ -58,8 +61,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
              services: Services) -> None:
     settings = services.settings
     # keys are the events' own Kafka keys, values the user's encoded state (pipeline.projection.encode_state)
-    table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw", partitions=settings.partitions)
+    table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
+                      partitions=settings.partitions)
     status = services.agents.setdefault("user-projection", SinkStatus())
 
     async def send_letter(key: bytes | None, value: bytes):
@@ -80,8 +83,14 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         return decode_state(table.get(key))
 
     async def project_batch(batch: list[faust.EventT]) -> None:
-        folded = fold_batch(((m, m.value) for m in batch), load, score=score, window_for=services.window_for,
-                            grace=services.grace)
+        folder = BatchFolder(load, score=score, window_for=services.window_for, grace=services.grace)
+        breath = time.monotonic()
+        for message in batch:
+            folder.add(message, message.value)
+            if time.monotonic() - breath > BREATH_SECONDS:  # HTTP requests and heartbeats go on meanwhile
+                await asyncio.sleep(0)
+                breath = time.monotonic()
+        folded = folder.finish()
         # refused events (unparsable, poison, too large a state) -> dead letters, then the rest goes on
         await keep_refused([((r.bot_id or "").encode() or None,
                              encode_letter(dead_letter("events-topic", r.bot_id, r.reasons, r.value)))

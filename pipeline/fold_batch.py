@@ -38,48 +38,70 @@ class FoldedBatch(Generic[Ref]):
     refused: list[Refused[Ref]] = field(default_factory=list)
 
 
-def fold_batch(records: Iterable[tuple[Ref, bytes]], load: Callable[[Ref, bytes], Projected], *, score: Score,
-               window_for: Callable[[str], timedelta], grace: timedelta,
-               max_state_bytes: int = MAX_STATE_BYTES) -> FoldedBatch[Ref]:
-    """Fold every record (ref, JSON value) in order; `load(ref, key)` reads a user's state once per batch."""
-    batch: FoldedBatch[Ref] = FoldedBatch()
-    current: dict[bytes, Projected] = {}
-    loaded: dict[bytes, Projected] = {}
-    rows: dict[bytes, list[Row]] = {}
-    taken: dict[bytes, list[tuple[Ref, bytes, str]]] = {}
-    for ref, value in records:
+class BatchFolder(Generic[Ref]):
+    """Folds records (ref, JSON value) one at a time, in order; `finish` gives the batch's outcome.
+
+    One record at a time so that the caller can let its event loop breathe between records (a long
+    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch.
+    """
+
+    def __init__(self, load: Callable[[Ref, bytes], Projected], *, score: Score,
+                 window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES):
+        self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
+        self.max_state_bytes = max_state_bytes
+        self.refused: list[Refused[Ref]] = []
+        self._current: dict[bytes, Projected] = {}
+        self._loaded: dict[bytes, Projected] = {}
+        self._rows: dict[bytes, list[Row]] = {}
+        self._taken: dict[bytes, list[tuple[Ref, bytes, str]]] = {}
+
+    def add(self, ref: Ref, value: bytes) -> None:
         try:
             event = parse_event(value)
         except InvalidEvent as e:
-            batch.refused.append(Refused(ref, None, value, e.problems))
-            continue
+            self.refused.append(Refused(ref, None, value, e.problems))
+            return
         key = f"{event.bot_id}:{event.user_id}".encode()
-        if key not in current:
-            current[key] = loaded[key] = load(ref, key)
+        if key not in self._current:
+            self._current[key] = self._loaded[key] = self.load(ref, key)
         try:
-            folded, new_rows = project(current[key], event, score=score, grace=grace,
-                                       window=window_for(event.bot_id))
-            if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > max_state_bytes:
-                raise StateTooLarge(f"the user's state would exceed {max_state_bytes:,} bytes "
+            folded, new_rows = project(self._current[key], event, score=self.score, grace=self.grace,
+                                       window=self.window_for(event.bot_id))
+            if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > self.max_state_bytes:
+                raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
                                     "(too many or too long attributes, tags, segments or profile values)")
         except Exception as e:  # noqa: BLE001 - a poison event is refused, the partition goes on
-            batch.refused.append(Refused(ref, event.bot_id, value, [f"not processed: {type(e).__name__}: {e}"]))
-            continue
-        current[key] = folded
-        rows.setdefault(key, []).extend(new_rows)
-        taken.setdefault(key, []).append((ref, value, event.bot_id))
-    for key, projected in current.items():
-        if projected is loaded[key]:
-            continue
-        encoded = encode_state(projected)
-        if len(encoded) > MAX_RECORD_BYTES:  # only a state grown by many events of one batch gets here
-            batch.refused += [Refused(ref, bot_id, value, [f"not processed: the user's state would exceed "
-                                                           f"{MAX_RECORD_BYTES:,} bytes"])
-                              for ref, value, bot_id in taken[key]]
-            continue
-        batch.states[key] = (taken[key][-1][0], encoded)
-        batch.rows += rows.get(key, [])
-    return batch
+            self.refused.append(Refused(ref, event.bot_id, value, [f"not processed: {type(e).__name__}: {e}"]))
+            return
+        self._current[key] = folded
+        self._rows.setdefault(key, []).extend(new_rows)
+        self._taken.setdefault(key, []).append((ref, value, event.bot_id))
+
+    def finish(self) -> FoldedBatch[Ref]:
+        batch: FoldedBatch[Ref] = FoldedBatch(refused=self.refused)
+        for key, projected in self._current.items():
+            if projected is self._loaded[key]:
+                continue
+            encoded = encode_state(projected)
+            taken = self._taken[key]
+            if len(encoded) > MAX_RECORD_BYTES:  # only a state grown by many events of one batch gets here
+                batch.refused += [Refused(ref, bot_id, value, [f"not processed: the user's state would exceed "
+                                                               f"{MAX_RECORD_BYTES:,} bytes"])
+                                  for ref, value, bot_id in taken]
+                continue
+            batch.states[key] = (taken[-1][0], encoded)
+            batch.rows += self._rows.get(key, [])
+        return batch
+
+
+def fold_batch(records: Iterable[tuple[Ref, bytes]], load: Callable[[Ref, bytes], Projected], *, score: Score,
+               window_for: Callable[[str], timedelta], grace: timedelta,
+               max_state_bytes: int = MAX_STATE_BYTES) -> FoldedBatch[Ref]:
+    """The whole batch at once (tests, tools)."""
+    folder = BatchFolder(load, score=score, window_for=window_for, grace=grace, max_state_bytes=max_state_bytes)
+    for ref, value in records:
+        folder.add(ref, value)
+    return folder.finish()
 
 
 class StateTooLarge(ValueError):

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from pipeline.progress import ProgressMonitor
 
@@ -38,13 +39,18 @@ async def watch(bootstrap: str, groups: Mapping[str, Sequence[str]], monitor: Pr
 async def look(admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer, groups: Mapping[str, Sequence[str]],
                monitor: ProgressMonitor) -> None:
     topics = sorted({t for names in groups.values() for t in names})
-    await offsets.topics()  # fresh metadata: the topics' partitions
-    partitions = [TopicPartition(t, p) for t in topics for p in sorted(offsets.partitions_for_topic(t) or ())]
+    described = await admin.describe_topics(topics)
+    partitions = sorted(TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"])
+    if not partitions:
+        return
     ends = await offsets.end_offsets(partitions)
     starts = await offsets.beginning_offsets(partitions)
     now = time.monotonic()
     for group, names in groups.items():
-        committed = await admin.list_consumer_group_offsets(group)
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        except GroupCoordinatorNotAvailableError:
+            committed = {}  # the group has never committed (Kafka's offsets topic may not exist yet)
         for tp in partitions:
             if tp.topic in names:
                 at = committed.get(tp)

@@ -16,6 +16,8 @@ from pipeline import topics
 from schemas.events import Event, to_checked_json, utc_now
 from schemas.limits import MAX_RECORD_BYTES, PRODUCER_MAX_REQUEST_BYTES
 
+PRODUCER_BATCH_BYTES = 512 * 1024  # a large request goes out in few produce requests (aiokafka's default: 16 KiB)
+
 
 class PublishUnavailable(RuntimeError):
     """Kafka did not take the records in time: the caller answers 503 so the sender retries."""
@@ -88,7 +90,7 @@ class KafkaPublisher:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, client_id="chatlens-ingest", acks="all",
             enable_idempotence=True, linger_ms=2, request_timeout_ms=int(self.timeout * 1000),
-            max_request_size=PRODUCER_MAX_REQUEST_BYTES)
+            max_request_size=PRODUCER_MAX_REQUEST_BYTES, max_batch_size=PRODUCER_BATCH_BYTES)
         await self._producer.start()
 
     async def stop(self) -> None:
