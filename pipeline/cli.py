@@ -68,9 +68,9 @@ def main() -> None:
 def run() -> None:
     """Start everything on this machine: the local Kafka (unless KAFKA_BOOTSTRAP is set) and the worker.
 
-    Ctrl-C stops the worker, then the broker this command started.
+    Ctrl-C stops the worker, then the broker this command started. A worker that crashed (exit code 1)
+    is started again: it reads on from the committed offsets.
     """
-    from pipeline.app import run_worker
     from pipeline.broker import BrokerError
 
     settings = _settings()
@@ -87,11 +87,48 @@ def run() -> None:
                   f"API docs http://{settings.http_host}:{settings.http_port}/docs · "
                   f"ClickHouse {settings.clickhouse_dsn}")
     try:
-        run_worker(settings)
+        supervise_worker()
     finally:
         if broker is not None and started_here:
             console.print("stopping the local Kafka broker")
             broker.stop()
+
+
+WORKER = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.argv[0] = 'chatlens'; main()",
+          "worker"]
+
+
+def supervise_worker() -> None:
+    """Run `chatlens worker` until it stops by itself or by a signal; start it again after a crash."""
+    import signal
+    import subprocess
+    import time
+
+    from pipeline.supervision import CRASHED
+    delay = 1.0
+    while True:
+        began = time.monotonic()
+        proc = subprocess.Popen(WORKER)
+        stopping = []
+
+        def forward(signum, _frame, proc=proc, stopping=stopping):
+            stopping.append(signum)  # Ctrl-C reaches the worker from the terminal too; SIGTERM is passed on
+            if signum == signal.SIGTERM:
+                proc.terminate()
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            code = proc.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if stopping or code != CRASHED:
+            if code not in (0, CRASHED) and not stopping:
+                raise click.ClickException(f"the worker exited with {code}")
+            return
+        delay = 1.0 if time.monotonic() - began > 60 else min(30.0, delay * 2)
+        console.print(f"[red]the worker crashed[/red] (see its log above); starting it again in {delay:.0f}s")
+        time.sleep(delay)
 
 
 @main.command()

@@ -29,3 +29,16 @@ def test_invalid_configuration_is_reported_not_raised(monkeypatch):
     monkeypatch.setenv("CLICKHOUSE_URL", "ftp://nope")
     result = CliRunner().invoke(main, ["kafka", "status"])
     assert result.exit_code == 1 and "invalid configuration" in result.output and "CLICKHOUSE_URL" in result.output
+
+
+def test_run_starts_a_crashed_worker_again_and_stops_when_it_ends_by_itself(tmp_path, monkeypatch):
+    import sys
+
+    from pipeline import cli
+    runs = tmp_path / "runs"
+    script = (f"import pathlib, sys; p = pathlib.Path({str(runs)!r}); n = len(p.read_text()) if p.exists() else 0; "
+              "p.write_text('x' * (n + 1)); sys.exit(1 if n < 2 else 0)")
+    monkeypatch.setattr(cli, "WORKER", [sys.executable, "-c", script])
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    cli.supervise_worker()
+    assert runs.read_text() == "xxx"  # crashed twice (exit 1), started again each time, then ended with 0

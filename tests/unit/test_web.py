@@ -106,3 +106,19 @@ def test_inactivity_window_starts_from_config_and_changes_at_run_time(client, se
     assert services.window_for("acme").total_seconds() == 30 * 60  # acme's own configuration
     bad = client.put("/v1/bots/demo/settings", json={"inactivity_minutes": 0}, headers=AUTH)
     assert bad.status_code == 422
+
+
+def test_health_is_degraded_naming_a_crashed_agent_and_a_stalled_partition_then_ok_again(client, services):
+    from consumers.sink import SinkStatus
+    from pipeline.progress import ProgressMonitor
+    services.agents["user-projection"] = SinkStatus(ok=False, crashed=True, last_error="RuntimeError: boom")
+    services.progress = ProgressMonitor(stall_seconds=5)
+    services.progress.observe("chatlens", "chatlens-events", 2, committed=10, end=50, now=-100.0)
+    down = client.get("/health")
+    assert down.status_code == 503 and down.json()["problems"] == [
+        "crashed user-projection: RuntimeError: boom", "not advancing: chatlens chatlens-events[2]"]
+    assert down.json()["stream"]["groups"]["chatlens"]["lag"] == 40
+    services.agents["user-projection"] = SinkStatus()
+    services.progress.observe("chatlens", "chatlens-events", 2, committed=50, end=50, now=0.0)
+    up = client.get("/health")
+    assert up.status_code == 200 and up.json()["status"] == "ok" and "problems" not in up.json()
