@@ -16,6 +16,7 @@ from pipeline.publisher import KafkaPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.supervision import CRASHED, Worker
+from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
 from pipeline.web import create_api
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def build_app(settings: Settings, services: Services) -> faust.App:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         producer_acks=-1,
-        producer_linger=0.01,  # rows and changelog records go out in batches, not one request each
+        producer_linger=0.01,
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # Faust's own default (1,000,000) is below the limits  # rows and changelog records go out in batches, not one request each
         stream_wait_empty=True,
         web_enabled=True,
         web_bind=settings.http_host,

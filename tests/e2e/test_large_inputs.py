@@ -26,6 +26,16 @@ from tests.support.streams import USERS_SQL, as_sql_rows, expected_users
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture(scope="module")
+def kafka_broker(tmp_path_factory):
+    """A broker of this module's own: every later test's worker group would otherwise read (and score) these
+    megabytes of long texts from the shared events topic."""
+    broker = LocalBroker(tmp_path_factory.mktemp("large-kafka"), port=free_port_pair(), partitions=4)
+    broker.start()
+    yield broker
+    broker.stop()
+
 WORDS = ("order", "refund", "hello", "shipping", "broken", "thanks", "😀", "😡", "when", "size", "colour", "¿qué?",
          "Zustellung", "доставка", "配送", "please", "again", "invoice", "address", "lol")
 START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
