@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
 
+from pipeline import topics
 from pipeline.projection import Projected, Row, Score, encode_state, project
 from schemas.events import (AttributeSet, EmailEdited, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
                             TagAdded, parse_event)
@@ -61,7 +62,7 @@ class BatchFolder(Generic[Ref]):
         except InvalidEvent as e:
             self.refused.append(Refused(ref, None, value, e.problems))
             return
-        key = f"{event.bot_id}:{event.user_id}".encode()
+        key = topics.event_key(event)
         if key not in self._current:
             self._current[key] = self._loaded[key] = self.load(ref, key)
         try:
