@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # Kafka broker jars from Maven Central, cached in ~/.cache/chatlens (Maven's own cache is ~/.m2).
-$(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/broker.py
-	$(BIN)/python -c "from pipeline.broker import fetch_jars; print('Kafka jars in', fetch_jars())"
+$(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/kafka/broker.py
+	$(BIN)/python -c "from pipeline.kafka.broker import fetch_jars; print('Kafka jars in', fetch_jars())"
 	@touch $@
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here). Skipped when present;

@@ -1,4 +1,4 @@
-"""Throughput of pipeline.sentiment.score over a realistic mix of chat messages.
+"""Throughput of pipeline.core.sentiment.score over a realistic mix of chat messages.
 
 Run: .venv/bin/python bench/bench_sentiment.py   (prints messages/second on this machine)
 """
@@ -6,7 +6,7 @@ Run: .venv/bin/python bench/bench_sentiment.py   (prints messages/second on this
 import itertools
 import time
 
-from pipeline.sentiment import score
+from pipeline.core.sentiment import score
 
 # About a third carry emoji (skin tones, ZWJ sequences, flags included); the rest are plain
 # chat: greetings, questions, laughter, complaints, emoticons, a little non-English text.

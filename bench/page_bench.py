@@ -1,6 +1,6 @@
 """`make bench`, part four: the Users page on 1,000,000 users, from navigation to the first page rendered.
 
-The same synthetic users as bench/query_bench.py in embedded chDB, the real HTTP app (pipeline/web.py,
+The same synthetic users as bench/query_bench.py in embedded chDB, the real HTTP app (pipeline/http/app.py,
 served by uvicorn in this process, with the page's static files), and headless Debian Chromium. The page
 stamps `performance.now()` (milliseconds since navigation started) once its first page of users is in the
 table. Two ways of opening it, each load with nothing cached:
@@ -29,11 +29,11 @@ from urllib.parse import quote
 from bench.pipeline_bench import machine, report
 from bench.query_bench import REQUEST, percentile, synthetic
 from consumers.clickhouse import connect
-from pipeline.bots import Bot
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import Bot
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.web import create_api
+from pipeline.http.app import create_api
 from tests.support.browser import chromium
 from tests.support.http import serving
 from tests.support.user_rows import insert_users

@@ -20,9 +20,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.bench_sentiment import measure as sentiment_rate
-from pipeline import topics
-from pipeline.broker import LocalBroker
-from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka import topics
+from pipeline.kafka.broker import LocalBroker
+from pipeline.kafka.admin import ensure_topics
 from tests.support.ports import free_port, free_port_pair
 from tests.support.worker import WorkerProcess
 
@@ -122,7 +122,7 @@ def main() -> None:
              f"→ ClickHouse sink): **{result['pipeline_events_per_s']:,.0f} events/s**",
              f"- bare aiokafka consume loop on the same topic: **{result['bare_consume_events_per_s']:,.0f} events/s**",
              f"- ratio pipeline / bare consume: **{result['ratio']:.3f}**",
-             f"- sentiment (`pipeline.sentiment.score`): **{result['sentiment_messages_per_s']:,.0f} messages/s**", ""]
+             f"- sentiment (`pipeline.core.sentiment.score`): **{result['sentiment_messages_per_s']:,.0f} messages/s**", ""]
     report(lines)
 
 

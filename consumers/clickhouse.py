@@ -167,7 +167,7 @@ class MemoryProjectionStore:
         self.rows: dict[tuple, dict] = {}
 
     def write(self, rows: list[dict]) -> int:
-        from pipeline.projection import row_key
+        from pipeline.core.projection import row_key
         for row in rows:
             if row["table"] == "erasures":
                 continue

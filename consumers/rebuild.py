@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from pipeline.projection import rebuild_rows
-from pipeline.sentiment import score
+from pipeline.core.projection import rebuild_rows
+from pipeline.core.sentiment import score
 from queries import projections, rebuild as sql
 from schemas.events import Event, parse_event
 

@@ -20,7 +20,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from consumers.exports import write_csv
-from pipeline.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry
+from pipeline.core.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry
 from queries import schedules as sql
 from queries.export import compile_export, format_datetime
 from schemas.filters import Group
@@ -171,7 +171,7 @@ class ScheduleExecutor:
         from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.errors import CommitFailedError
 
-        from pipeline import topics
+        from pipeline.kafka import topics
 
         session_ms = int(session_timeout_seconds * 1000)
         consumer = AIOKafkaConsumer(

@@ -117,8 +117,8 @@ class KafkaSink:
         from aiokafka import AIOKafkaConsumer
         from aiokafka.errors import CommitFailedError
 
-        from pipeline import topics
-        from pipeline.projection import coalesce, decode_rows
+        from pipeline.kafka import topics
+        from pipeline.core.projection import coalesce, decode_rows
         from schemas.events import InvalidEvent, parse_event
 
         consumer = AIOKafkaConsumer(

@@ -10,14 +10,16 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline import agents, bot_settings, compacted, schedules, segments, stream_consumer, topics
-from pipeline.bots import load_bots
-from pipeline.publisher import KafkaPublisher
+from pipeline.core import schedules, segments
+from pipeline.kafka import bot_settings, compacted, topics
+from pipeline.stream import agents, consumer as stream_consumer
+from pipeline.core.bots import load_bots
+from pipeline.kafka.publisher import KafkaPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.supervision import CRASHED, Worker
+from pipeline.stream.supervision import CRASHED, Worker
 from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
-from pipeline.web import create_api
+from pipeline.http.app import create_api
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ async def read_definitions(bootstrap: str, services: Services) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Create topics, connect ClickHouse (migrations run here), then run the Faust worker until stopped."""
-    from pipeline.kafka_admin import ensure_topics
+    from pipeline.kafka.admin import ensure_topics
 
     ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
     services = build_services(settings)

@@ -10,10 +10,10 @@ from typing import Any
 
 from consumers.clickhouse import EventStore, ProjectionStore
 from consumers.sink import SinkStatus
-from pipeline.bots import Bot
-from pipeline.publisher import Publisher
-from pipeline.segments import SegmentRegistry
-from pipeline.schedules import ScheduleRegistry
+from pipeline.core.bots import Bot
+from pipeline.kafka.publisher import Publisher
+from pipeline.core.segments import SegmentRegistry
+from pipeline.core.schedules import ScheduleRegistry
 from pipeline.settings import Settings
 
 
@@ -32,7 +32,7 @@ class Services:
     sinks: dict[str, SinkStatus] = field(default_factory=dict)
     agents: dict[str, SinkStatus] = field(default_factory=dict)  # the stream's agents and tasks, for /health
     on_crash: Callable[[BaseException], None] = _no_supervisor  # set by the worker: stops it loudly
-    progress: Any = None  # pipeline.progress.ProgressMonitor of this worker's consumer groups, for /health
+    progress: Any = None  # pipeline.core.progress.ProgressMonitor of this worker's consumer groups, for /health
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
     segments: SegmentRegistry = field(default_factory=SegmentRegistry)  # segment definitions, from their topic
     schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import LocalBroker
+from pipeline.kafka.broker import LocalBroker
 from tests.support.ports import free_port_pair
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -1,6 +1,6 @@
 """Slack Events API and interactivity payloads -> canonical events.
 
-Two bodies reach the bot, both signed the same way (see pipeline.signatures):
+Two bodies reach the bot, both signed the same way (see pipeline.core.signatures):
 * Events API JSON, ``type: event_callback`` with one ``event`` per request. ``message`` events
   become messages: user messages (plain, ``file_share``, ``thread_broadcast``, ``me_message``)
   inbound; the bot's own replies (``bot_id``/``bot_message`` from this app) outbound, attributed

@@ -1,7 +1,7 @@
 """chatlens web-chat widget webhooks (our own format) -> canonical events.
 
 Signed with Standard Webhooks v1 (headers ``webhook-id``, ``webhook-timestamp``,
-``webhook-signature``; see pipeline.signatures.verify_web). The JSON body batches 1..N events,
+``webhook-signature``; see pipeline.core.signatures.verify_web). The JSON body batches 1..N events,
 e.g. a widget proxy flushing its offline queue::
 
     {"site_id": "site_demo_shop",

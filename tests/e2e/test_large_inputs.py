@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from pipeline.broker import LocalBroker
-from pipeline.dlq import Letter, read_letters
-from pipeline.signatures import signed_request
+from pipeline.kafka.broker import LocalBroker
+from pipeline.kafka.dead_letters import Letter, read_letters
+from pipeline.core.signatures import signed_request
 from schemas.limits import MAX_RECORD_BYTES, MAX_TEXT_CHARS
 from tests.e2e.conftest import CHANNEL_SECRETS
 from tests.support.ports import free_port_pair

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from pipeline import topics
-from pipeline.signatures import signed_request
-from pipeline.webhooks import decode_body
+from pipeline.kafka import topics
+from pipeline.core.signatures import signed_request
+from pipeline.http.webhooks import decode_body
 from schemas.channels import PARSERS
 from schemas.events import parse_event
 from tests.e2e.conftest import CHANNEL_SECRETS

@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from pipeline.broker import LocalBroker
+from pipeline.kafka.broker import LocalBroker
 from tests.support.ports import free_port_pair
 
 pytestmark = pytest.mark.e2e

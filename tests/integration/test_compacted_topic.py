@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from pipeline import compacted, segments, topics
-from pipeline.kafka_admin import ensure_topics
-from pipeline.publisher import KafkaPublisher
+from pipeline.core import segments
+from pipeline.kafka import compacted, topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.publisher import KafkaPublisher
 from schemas.segments import Segment
 from tests.integration.test_kafka_broker import _create_topic
 

@@ -11,8 +11,8 @@ from aiokafka.errors import KafkaError
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from pipeline import topics
-from pipeline.kafka_admin import TopicMismatch, ensure_topics
+from pipeline.kafka import topics
+from pipeline.kafka.admin import TopicMismatch, ensure_topics
 
 pytestmark = pytest.mark.integration
 

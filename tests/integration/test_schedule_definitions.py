@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import compacted, topics
-from pipeline.kafka_admin import ensure_topics
-from pipeline.publisher import KafkaPublisher
-from pipeline.schedules import Schedule, ScheduleRegistry, parse_record
+from pipeline.kafka import compacted, topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.publisher import KafkaPublisher
+from pipeline.core.schedules import Schedule, ScheduleRegistry, parse_record
 
 pytestmark = pytest.mark.integration
 

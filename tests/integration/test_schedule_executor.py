@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from consumers.schedules import FAILED, INTERRUPTED, RUNNING, SKIPPED, SUCCEEDED, RunHistory, ScheduleExecutor
-from pipeline.kafka_admin import ensure_topics
-from pipeline.publisher import KafkaPublisher
-from pipeline.schedules import Schedule, ScheduleRegistry, manual_run, scheduled_run
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.publisher import KafkaPublisher
+from pipeline.core.schedules import Schedule, ScheduleRegistry, manual_run, scheduled_run
 from tests.support.user_rows import insert_users, user_row
 
 pytestmark = pytest.mark.integration

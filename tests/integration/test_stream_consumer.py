@@ -1,5 +1,5 @@
 """On the real broker: a seek to committed offsets leaves a never-committed partition past what was
-fetched, which is why the stream consumer rewinds such partitions (pipeline/stream_consumer.py)."""
+fetched, which is why the stream consumer rewinds such partitions (pipeline/stream/consumer.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from pipeline.stream_consumer import uncommitted
+from pipeline.stream.consumer import uncommitted
 from tests.integration.test_kafka_broker import _create_topic
 
 pytestmark = pytest.mark.integration

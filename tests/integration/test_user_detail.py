@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consumers.clickhouse import ClickHouseProjectionStore
-from pipeline.projection import rebuild_rows
+from pipeline.core.projection import rebuild_rows
 from queries import users
 from schemas.events import parse_event
 

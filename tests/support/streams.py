@@ -6,8 +6,8 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from pipeline.projection import rebuild_rows
-from pipeline.sentiment import score
+from pipeline.core.projection import rebuild_rows
+from pipeline.core.sentiment import score
 from schemas.events import Event, parse_event
 
 TEXTS = ["hello", "hahaha 😀", "so slow!", "thanks 😍", "this is broken 😡", "where is my order?", "ok 👍", "lol"]

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import load_bots
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.web import create_api
+from pipeline.http.app import create_api
 
 EXAMPLE_BOTS = Path(__file__).resolve().parents[2] / "bots.example.toml"
 DEMO_AUTH = {"Authorization": "Bearer demo-api-key-change-me"}

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.aggregate import (DEDUPE_LIMIT, UserState, apply, message_score, rebuild, snapshot,
+from pipeline.core.aggregate import (DEDUPE_LIMIT, UserState, apply, message_score, rebuild, snapshot,
                                 step)
-from pipeline.sessionizer import NO_CHANGE
+from pipeline.core.sessionizer import NO_CHANGE
 from schemas.events import (AttributeRemoved, AttributeSet, ButtonClick, EmailEdited, Message,
                             NameEdited, Profile, ProfileUpdate, SegmentAdded, SegmentRemoved, TagAdded,
                             TagRemoved, UserBanned, UserDeleted, UserUnbanned)

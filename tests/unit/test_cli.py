@@ -1,6 +1,6 @@
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 
 def _commands(group, prefix=()):
@@ -34,7 +34,7 @@ def test_invalid_configuration_is_reported_not_raised(monkeypatch):
 def test_run_starts_a_crashed_worker_again_and_stops_when_it_ends_by_itself(tmp_path, monkeypatch):
     import sys
 
-    from pipeline import cli
+    import pipeline.cli.main as cli
     runs = tmp_path / "runs"
     script = (f"import pathlib, sys; p = pathlib.Path({str(runs)!r}); n = len(p.read_text()) if p.exists() else 0; "
               "p.write_text('x' * (n + 1)); sys.exit(1 if n < 2 else 0)")

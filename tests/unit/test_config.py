@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.bots import BotConfigError, load_bots, parse_bots
+from pipeline.core.bots import BotConfigError, load_bots, parse_bots
 from pipeline.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"

@@ -12,9 +12,9 @@ import emoji
 import httpx
 import pytest
 
-from pipeline.bots import load_bots
-from pipeline.demo import HISTORY, DemoRequest, decode, plan, send
-from pipeline.signatures import verify
+from pipeline.core.bots import load_bots
+from pipeline.demo.traffic import HISTORY, DemoRequest, decode, plan, send
+from pipeline.core.signatures import verify
 from schemas.channels import PARSERS
 from schemas.events import CHANNELS, ButtonClick, Message, ProfileUpdate
 
@@ -173,10 +173,10 @@ def test_send_reports_what_never_succeeded():
 
 def test_the_webhook_routes_accept_every_demo_request(tmp_path):
     from consumers.clickhouse import MemoryEventStore
-    from pipeline.publisher import MemoryPublisher
+    from pipeline.kafka.publisher import MemoryPublisher
     from pipeline.services import Services
     from pipeline.settings import Settings
-    from pipeline.web import create_api
+    from pipeline.http.app import create_api
 
     services = Services(settings=Settings(CHATLENS_DATA_DIR=tmp_path), bots=BOTS, publisher=MemoryPublisher(),
                         store=MemoryEventStore())

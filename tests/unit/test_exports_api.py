@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 
 from consumers.export_jobs import INTERRUPTED
 from queries.export import format_datetime
-from pipeline.bots import Bot, load_bots
-from pipeline.exports_api import ThreadedChunks, add_export_routes
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import Bot, load_bots
+from pipeline.http.exports import ThreadedChunks, add_export_routes
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.web import ApiError, require
+from pipeline.http.app import ApiError, require
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
 AUTH = {"Authorization": "Bearer demo-api-key-change-me"}

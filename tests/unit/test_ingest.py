@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.ingest import MAX_EVENTS_PER_REQUEST, events_for_bot
+from pipeline.core.ingest import MAX_EVENTS_PER_REQUEST, events_for_bot
 from schemas.events import InvalidEvent
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from consumers.sink import RetryingWriter, SinkStatus
-from pipeline.dlq import Letter, reparse
-from pipeline.fold_batch import fold_batch
-from pipeline.progress import ProgressMonitor
-from pipeline.projection import Projected, decode_state, row_records
-from pipeline.publisher import dead_letter, encode_letter
-from pipeline.sentiment import PIECE_CHARS, pieces, score
-from pipeline.stream_sends import send_all
+from pipeline.kafka.dead_letters import Letter, reparse
+from pipeline.stream.fold_batch import fold_batch
+from pipeline.core.progress import ProgressMonitor
+from pipeline.core.projection import Projected, decode_state, row_records
+from pipeline.kafka.publisher import dead_letter, encode_letter
+from pipeline.core.sentiment import PIECE_CHARS, pieces, score
+from pipeline.stream.sends import send_all
 from schemas.events import EventTooLarge, parse_event, to_checked_json
 from schemas.limits import MAX_EVENT_BYTES, MAX_RECORD_BYTES, MAX_TEXT_CHARS
 
@@ -206,7 +206,7 @@ def test_the_sink_never_gives_up_on_an_outage_while_the_store_does_not_answer():
 
 
 def test_a_crash_is_told_to_health_and_stops_the_worker_loudly():
-    from pipeline.supervision import guarded
+    from pipeline.stream.supervision import guarded
     status, stopped = SinkStatus(), []
 
     async def crash():

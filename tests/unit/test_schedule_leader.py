@@ -3,9 +3,9 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from pipeline.agents import request_due_runs
-from pipeline.publisher import MemoryPublisher
-from pipeline.schedules import Schedule
+from pipeline.stream.agents import request_due_runs
+from pipeline.kafka.publisher import MemoryPublisher
+from pipeline.core.schedules import Schedule
 
 NOW = datetime(2026, 12, 1, 12, 0, 3, tzinfo=UTC)
 EVERY_MINUTE = Schedule("s1", "demo", "newsletter", "* * * * *", ("user_id",), "demo",

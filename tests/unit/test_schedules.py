@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.schedules import (
+from pipeline.core.schedules import (
     RunRequest, Schedule, ScheduleError, ScheduleRegistry, ScheduleRequest, due_runs, file_name, latest_cron_time,
     manual_run, new_schedule, parse_record, run_id, scheduled_run,
 )

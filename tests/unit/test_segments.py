@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from pipeline.segments import SegmentChange, SegmentError, SegmentRegistry, encode, encode_deletion, parse, slug
+from pipeline.core.segments import SegmentChange, SegmentError, SegmentRegistry, encode, encode_deletion, parse, slug
 from queries.columns import FilterError
 from queries.compiler import MAX_SEGMENT_DEPTH, compile_counts, compile_filter
 from schemas.filters import Group

@@ -5,7 +5,7 @@ Member counts need the store (tests/e2e/test_segments.py); a worker without one 
 
 import json
 
-from pipeline.segments import parse
+from pipeline.core.segments import parse
 from schemas.filters import Group
 from tests.unit.conftest import DEMO_AUTH as AUTH
 from tests.unit.test_segments import Record

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from pipeline.sentiment import score
+from pipeline.core.sentiment import score
 
 VADER = SentimentIntensityAnalyzer()
 SKIN_TONES = dict.fromkeys(range(0x1F3FB, 0x1F400))
@@ -144,7 +144,7 @@ def test_score_of_chat_like_text_stays_within_minus_one_and_one(text):
 
 def test_importing_sentiment_pulls_no_adapter_and_does_not_import_emosent():
     code = (
-        "import sys, pipeline.sentiment as s; s.score('ok 👍'); "
+        "import sys, pipeline.core.sentiment as s; s.score('ok 👍'); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'faust', 'aiokafka', 'kafka', 'clickhouse_connect', 'chdb', 'fastapi', 'emosent'}))"
     )

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.sessionizer import (Hit, Session, SessionConfig, SessionState, add, from_ms, sessionize,
+from pipeline.core.sessionizer import (Hit, Session, SessionConfig, SessionState, add, from_ms, sessionize,
                                   to_ms)
 from schemas.events import ButtonClick, Message
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import signatures as sig
-from pipeline.bots import parse_bots
-from pipeline.signatures import ChannelNotConfigured, Unauthenticated
+from pipeline.core import signatures as sig
+from pipeline.core.bots import parse_bots
+from pipeline.core.signatures import ChannelNotConfigured, Unauthenticated
 from schemas.channels import PARSERS
 
 SECRETS = {"secret_token": "tg_Secret-123", "app_secret": "0d7b1a5c8e2f4a6b9c1d3e5f7a9b2c4d",

@@ -2,8 +2,8 @@
 
 from aiokafka import TopicPartition
 
-from pipeline import topics
-from pipeline.stream_consumer import REWOUND_TOPICS, uncommitted
+from pipeline.kafka import topics
+from pipeline.stream.consumer import REWOUND_TOPICS, uncommitted
 
 
 def test_partitions_of_the_events_topic_without_a_committed_offset_or_at_zero_are_rewound():

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from consumers.clickhouse import MemoryEventStore
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import load_bots
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.ui_routes import UI_DIR
-from pipeline.web import create_api
+from pipeline.http.ui import UI_DIR
+from pipeline.http.app import create_api
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted((UI_DIR / "js").glob("*.js"))

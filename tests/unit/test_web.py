@@ -8,11 +8,11 @@ from fastapi.testclient import TestClient
 
 from consumers.clickhouse import MemoryEventStore
 from consumers.sink import SinkStatus
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import load_bots
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.web import create_api
+from pipeline.http.app import create_api
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
 AUTH = {"Authorization": "Bearer demo-api-key-change-me"}
@@ -110,7 +110,7 @@ def test_inactivity_window_starts_from_config_and_changes_at_run_time(client, se
 
 def test_health_is_degraded_naming_a_crashed_agent_and_a_stalled_partition_then_ok_again(client, services):
     from consumers.sink import SinkStatus
-    from pipeline.progress import ProgressMonitor
+    from pipeline.core.progress import ProgressMonitor
     services.agents["user-projection"] = SinkStatus(ok=False, crashed=True, last_error="RuntimeError: boom")
     services.progress = ProgressMonitor(stall_seconds=5)
     services.progress.observe("chatlens", "chatlens-events", 2, committed=10, end=50, now=-100.0)

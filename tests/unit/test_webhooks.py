@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.clickhouse import MemoryEventStore
-from pipeline.bots import load_bots
-from pipeline.publisher import MemoryPublisher
+from pipeline.core.bots import load_bots
+from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.signatures import signed_request
-from pipeline.web import create_api
-from pipeline.webhooks import decode_body
+from pipeline.core.signatures import signed_request
+from pipeline.http.app import create_api
+from pipeline.http.webhooks import decode_body
 from schemas.channels import PARSERS
 from tests.support.channel_examples import EXAMPLES
 

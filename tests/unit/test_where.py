@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.where import WhereError, parse_where
+from pipeline.cli.where import WhereError, parse_where
 from queries.columns import FilterError
 
 

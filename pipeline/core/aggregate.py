@@ -1,0 +1,298 @@
+"""The user aggregate: one user's events folded into the numbers of the Users page.
+
+A frozen :class:`UserState`, one small function per event kind, folded by :func:`apply` (the
+stream) and :func:`rebuild` (the batch path: sort by event time, then fold). Sentiment is an
+input: the caller scores inbound messages (see :func:`message_score`).
+
+* Order: every "newest wins" field (profile fields, name/email edits, custom attributes, tags,
+  segments, banned) keeps its value with a stamp (event time, event_id) and the larger stamp
+  wins, so arrival order does not matter. Profile updates never overwrite with an empty/None
+  value; an admin ``name_edited``/``email_edited`` to "" clears the field (it is a deliberate edit).
+* Idempotency: an event whose ``event_id`` was already applied changes nothing. An id is
+  remembered until the user's watermark (latest event time seen, any kind) has moved more than
+  ``grace`` past the moment the id was applied, and at most :data:`DEDUPE_LIMIT` ids per user
+  (the most recently applied are kept). The first applied copy of an id wins.
+* Deletion (``user_deleted`` at time d) erases the user: everything applied so far is reset —
+  including events timed after d that happened to arrive before the deletion (erasure wins) —
+  and later-arriving events timed at or before d are ignored. Events timed after d are folded
+  into a fresh state: an interaction or profile update after d brings the user back as a new
+  user (``is_deleted`` false again, first_seen restarts); admin events and bot replies after d
+  are kept but do not by themselves bring the user back.
+* Too-late events (more than ``grace`` behind the watermark) still count in every total; for
+  their effect on sessions see :mod:`pipeline.core.sessionizer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline.core.sessionizer import (MICROS, NO_CHANGE, Hit, SessionChange, SessionConfig, SessionState,
+                                  add, from_ms, to_ms)
+from schemas.events import (PROFILE_FIELDS, AttributeRemoved, AttributeSet, ButtonClick, EmailEdited,
+                            Event, Message, NameEdited, ProfileUpdate, SegmentAdded, SegmentRemoved,
+                            TagAdded, TagRemoved, UserBanned, UserDeleted, UserUnbanned)
+
+DEDUPE_LIMIT = 1000  # event ids remembered per user
+CAPTURE_LIMIT = 50  # recent profile updates kept to describe the last session
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """A newest-wins value; ``None``/``False`` values are tombstones of removals."""
+
+    value: Any
+    at_ms: int
+    event_id: str
+
+    @property
+    def stamp(self) -> tuple[int, str]:
+        return (self.at_ms, self.event_id)
+
+
+def _put(registers: Mapping[str, Stamped], key: str, new: Stamped) -> dict[str, Stamped]:
+    old = registers.get(key)
+    return {**registers, key: new} if old is None or new.stamp > old.stamp else dict(registers)
+
+
+@dataclass(frozen=True)
+class UserState:
+    """Times are epoch ms (UTC); sentiment is integer millionths (exact under any order)."""
+
+    bot_id: str | None = None
+    user_id: str | None = None
+    messages_sent: int = 0
+    clicks: int = 0
+    sentiment_micros: int = 0
+    sentiment_count: int = 0
+    first_seen_ms: int | None = None
+    last_seen_ms: int | None = None
+    last_message_ms: int | None = None
+    channels: frozenset[str] = frozenset()
+    sessions: SessionState = SessionState()
+    profile: Mapping[str, Stamped] = field(default_factory=dict)
+    attributes: Mapping[str, Stamped] = field(default_factory=dict)
+    tags: Mapping[str, Stamped] = field(default_factory=dict)
+    segments: Mapping[str, Stamped] = field(default_factory=dict)
+    banned: Stamped | None = None
+    captures: tuple[Stamped, ...] = ()  # recent profile updates: value = their known fields
+    last_session_profile: Mapping[str, str] = field(default_factory=dict)
+    deleted_at_ms: int | None = None
+    revived: bool = False
+    seen: Mapping[str, int] = field(default_factory=dict)  # event_id -> watermark when applied
+    watermark_ms: int | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at_ms is not None and not self.revived
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (for the Faust table changelog)."""
+        data = dict(self.__dict__)
+        data["channels"] = sorted(self.channels)
+        data["sessions"] = self.sessions.to_dict()
+        for name in ("profile", "attributes", "tags", "segments"):
+            data[name] = {k: [s.value, s.at_ms, s.event_id] for k, s in data[name].items()}
+        data["banned"] = None if self.banned is None else [*self.banned.__dict__.values()]
+        data["captures"] = [[c.value, c.at_ms, c.event_id] for c in self.captures]
+        data["last_session_profile"] = dict(self.last_session_profile)
+        data["seen"] = dict(self.seen)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserState:
+        data = dict(data)
+        data["channels"] = frozenset(data["channels"])
+        data["sessions"] = SessionState.from_dict(data["sessions"])
+        for name in ("profile", "attributes", "tags", "segments"):
+            data[name] = {k: Stamped(*v) for k, v in data[name].items()}
+        data["banned"] = None if data["banned"] is None else Stamped(*data["banned"])
+        data["captures"] = tuple(Stamped(*c) for c in data["captures"])
+        return cls(**data)
+
+
+Handler = Callable[[UserState, Any, int, float | None, SessionConfig], tuple[UserState, SessionChange]]
+
+
+def _interaction(state: UserState, hit: Hit, config: SessionConfig) -> tuple[UserState, SessionChange]:
+    sessions, change = add(state.sessions, hit, config)
+    first = hit.at_ms if state.first_seen_ms is None else min(state.first_seen_ms, hit.at_ms)
+    last = hit.at_ms if state.last_seen_ms is None else max(state.last_seen_ms, hit.at_ms)
+    return replace(state, sessions=sessions, first_seen_ms=first, last_seen_ms=last), change
+
+
+def _message(state, event: Message, at, sentiment, config):
+    if event.direction == "outbound":
+        return state, NO_CHANGE  # bot replies count nowhere
+    hit = Hit.from_event(event, sentiment)
+    last = at if state.last_message_ms is None else max(state.last_message_ms, at)
+    state = replace(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
+                    sentiment_micros=state.sentiment_micros + (hit.sentiment_micros or 0),
+                    sentiment_count=state.sentiment_count + (hit.sentiment_micros is not None))
+    return _interaction(state, hit, config)
+
+
+def _click(state, event: ButtonClick, at, sentiment, config):
+    return _interaction(replace(state, clicks=state.clicks + 1), Hit.from_event(event), config)
+
+
+def _profile_update(state, event: ProfileUpdate, at, sentiment, config):
+    known = event.profile.known()
+    profile = state.profile
+    for name, value in known.items():
+        profile = _put(profile, name, Stamped(value, at, event.event_id))
+    captures = (*state.captures, Stamped(known, at, event.event_id)) if known else state.captures
+    return replace(state, profile=profile, captures=captures), NO_CHANGE
+
+
+def _edit(field_name: str) -> Handler:
+    def edit(state, event, at, sentiment, config):
+        stamped = Stamped(getattr(event, field_name), at, event.event_id)
+        return replace(state, profile=_put(state.profile, field_name, stamped)), NO_CHANGE
+    return edit
+
+
+def _register(name: str, key_of: Callable[[Any], str], value_of: Callable[[Any], Any]) -> Handler:
+    """Handler for a keyed newest-wins set: tags, segments, custom attributes."""
+    def handle(state, event, at, sentiment, config):
+        stamped = Stamped(value_of(event), at, event.event_id)
+        return replace(state, **{name: _put(getattr(state, name), key_of(event), stamped)}), NO_CHANGE
+    return handle
+
+
+def _ban(value: bool) -> Handler:
+    def handle(state, event, at, sentiment, config):
+        new = Stamped(value, at, event.event_id)
+        keep = state.banned is not None and state.banned.stamp > new.stamp
+        return (state if keep else replace(state, banned=new)), NO_CHANGE
+    return handle
+
+
+def _deleted(state, event: UserDeleted, at, sentiment, config):
+    removed = tuple(s.id for s in state.sessions.open)
+    fresh = UserState(bot_id=state.bot_id, user_id=state.user_id, deleted_at_ms=at,
+                      seen=state.seen, watermark_ms=state.watermark_ms)
+    return fresh, SessionChange(removed=removed)
+
+
+_HANDLERS: dict[type, Handler] = {
+    Message: _message,
+    ButtonClick: _click,
+    ProfileUpdate: _profile_update,
+    NameEdited: _edit("name"),
+    EmailEdited: _edit("email"),
+    TagAdded: _register("tags", lambda e: e.tag, lambda e: True),
+    TagRemoved: _register("tags", lambda e: e.tag, lambda e: False),
+    SegmentAdded: _register("segments", lambda e: e.segment, lambda e: True),
+    SegmentRemoved: _register("segments", lambda e: e.segment, lambda e: False),
+    AttributeSet: _register("attributes", lambda e: e.key, lambda e: e.value),
+    AttributeRemoved: _register("attributes", lambda e: e.key, lambda e: None),
+    UserBanned: _ban(True),
+    UserUnbanned: _ban(False),
+    UserDeleted: _deleted,
+}
+
+
+def step(state: UserState, event: Event, *, sentiment: float | None, window: timedelta,
+         grace: timedelta) -> tuple[UserState, SessionChange]:
+    """Apply one event; also say which session row to upsert and which session ids to delete."""
+    if event.event_id in state.seen:
+        return state, NO_CHANGE
+    config = SessionConfig(window=window, grace=grace)
+    at = to_ms(event.occurred_at)
+    watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
+    state = replace(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
+                    seen={**state.seen, event.event_id: watermark})
+    if state.deleted_at_ms is not None and at <= state.deleted_at_ms:
+        return _prune(state, config), NO_CHANGE  # erased, or older than an erasure
+    if isinstance(event, Message | ButtonClick | ProfileUpdate):
+        revived = state.revived or (event.is_interaction or isinstance(event, ProfileUpdate))
+        state = replace(state, channels=state.channels | {event.channel}, revived=revived)
+    state, change = _HANDLERS[type(event)](state, event, at, sentiment, config)
+    return _prune(state, config), change
+
+
+def apply(state: UserState, event: Event, *, sentiment: float | None, window: timedelta,
+          grace: timedelta) -> UserState:
+    """The fold step: ``sentiment`` is the message's compound score (None if not scored)."""
+    return step(state, event, sentiment=sentiment, window=window, grace=grace)[0]
+
+
+def _prune(state: UserState, config: SessionConfig) -> UserState:
+    """Forget what no in-grace event can need; recompute the last session's profile."""
+    assert state.watermark_ms is not None
+    horizon = state.watermark_ms - config.grace_ms
+    seen = {k: v for k, v in state.seen.items() if v >= horizon}
+    if len(seen) > DEDUPE_LIMIT:
+        seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-DEDUPE_LIMIT:])
+
+    def live(registers: Mapping[str, Stamped]) -> dict[str, Stamped]:
+        return {k: s for k, s in registers.items() if s.value not in (None, False) or s.at_ms >= horizon}
+
+    first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
+    keep_from = min(horizon, first_open) - config.window_ms
+    captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
+    return replace(state, seen=seen, attributes=live(state.attributes), tags=live(state.tags),
+                   segments=live(state.segments), captures=tuple(captures[-CAPTURE_LIMIT:]),
+                   last_session_profile=_last_session_profile(state, captures, config.window_ms))
+
+
+def _last_session_profile(state: UserState, captures: list[Stamped], window_ms: int) -> dict[str, str]:
+    """Profile fields reported within the window around the last session (newest wins)."""
+    last = state.sessions.last
+    profile: dict[str, str] = {}
+    if last is not None:
+        for c in captures:
+            if last.start_ms - window_ms <= c.at_ms <= last.end_ms + window_ms:
+                profile.update(c.value)
+    return profile
+
+
+def message_score(event: Event, score: Callable[[str], float | None]) -> float | None:
+    """The sentiment input for ``event``: scored text of inbound messages, else None."""
+    if isinstance(event, Message) and event.direction == "inbound" and event.text.strip():
+        return score(event.text)
+    return None
+
+
+def rebuild(events: Iterable[Event], *, score: Callable[[str], float | None], window: timedelta,
+            grace: timedelta) -> UserState:
+    """The batch path (``chatlens rebuild``): sort one user's events by time, then fold."""
+    state = UserState()
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+        state = apply(state, event, sentiment=message_score(event, score), window=window, grace=grace)
+    return state
+
+
+def _time(ms: int | None) -> datetime | None:
+    return None if ms is None else from_ms(ms)
+
+
+def snapshot(state: UserState) -> dict[str, Any]:
+    """The flat user row shared by the ClickHouse ``users`` table and the API (datetimes in UTC)."""
+    last = state.sessions.last
+    row: dict[str, Any] = {
+        "bot_id": state.bot_id, "user_id": state.user_id,
+        "sessions": state.sessions.count, "messages_sent": state.messages_sent, "clicks": state.clicks,
+        "time_spent_seconds": state.sessions.time_spent_ms / 1000,
+        "avg_sentiment": (state.sentiment_micros / (state.sentiment_count * MICROS)
+                          if state.sentiment_count else None),
+        "first_seen": _time(state.first_seen_ms), "last_seen": _time(state.last_seen_ms),
+        "last_message_at": _time(state.last_message_ms), "channels": sorted(state.channels),
+    }
+    row.update({name: (s.value or None) if (s := state.profile.get(name)) else None
+                for name in PROFILE_FIELDS})
+    row.update({
+        "attributes": {k: s.value for k, s in sorted(state.attributes.items()) if s.value is not None},
+        "tags": sorted(k for k, s in state.tags.items() if s.value),
+        "segments": sorted(k for k, s in state.segments.items() if s.value),
+        "banned": bool(state.banned and state.banned.value), "is_deleted": state.is_deleted,
+        "last_session_start": _time(last.start_ms) if last else None,
+        "last_session_end": _time(last.end_ms) if last else None,
+        "last_session_messages": last.messages if last else 0,
+        "last_session_sentiment": last.avg_sentiment if last else None,
+        "last_session_profile": dict(state.last_session_profile),
+    })
+    return row

@@ -1,0 +1,105 @@
+"""Segment definitions: ids from names, the records of the segments topic, and the registry every worker
+keeps of them. Pure: no Kafka, no ClickHouse (the worker follows the topic with pipeline/kafka/compacted.py).
+
+The registry keeps, per (bot, segment id), the newest record by `updated_at`, deletions included, so a
+worker that applied its own write at once (read your writes) is not set back when the follower reads
+an older record of the same segment afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.kafka import topics
+from schemas.filters import Group
+from schemas.segments import SEGMENT_ID_PATTERN, Segment
+
+SEGMENT_ID = re.compile(SEGMENT_ID_PATTERN)
+MAX_ID = 64
+
+
+class SegmentError(ValueError):
+    """A segment request that cannot be met, in words the user can act on."""
+
+
+def slug(name: str) -> str:
+    """The segment id a name makes: lower-case ASCII letters, digits, '_' and '-', at most 64 characters.
+
+    Accents are dropped ("Café" -> "cafe"), every other run of characters becomes one '-'.
+    """
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9_-]+", "-", ascii_text).strip("-")[:MAX_ID].strip("-")
+    if not text:
+        raise SegmentError(f"the name {name[:80]!r} needs a letter or digit (a-z, 0-9) to make the segment's id")
+    return text
+
+
+def is_segment_id(text: str) -> bool:
+    return SEGMENT_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    """One record of the segments topic: a definition, or a deletion (`segment` None)."""
+
+    bot_id: str
+    segment_id: str
+    segment: Segment | None
+    at: datetime | None          # updated_at of the record; None for a Kafka tombstone (always applies)
+
+
+def encode(segment: Segment) -> bytes:
+    return segment.model_dump_json().encode()
+
+
+def encode_deletion(segment_id: str, at: datetime) -> bytes:
+    return json.dumps({"segment_id": segment_id, "deleted": True, "updated_at": at.isoformat()}).encode()
+
+
+def parse(record) -> SegmentChange | None:
+    """A record of the segments topic (anything with .key and .value bytes) as a change."""
+    bot_id, segment_id = topics.split_definition_key(record.key)
+    if record.value is None:
+        return SegmentChange(bot_id, segment_id, None, None)
+    data = json.loads(record.value)
+    if data.get("deleted"):
+        return SegmentChange(bot_id, segment_id, None, datetime.fromisoformat(data["updated_at"]))
+    segment = Segment.model_validate(data)
+    if segment.segment_id != segment_id:
+        raise SegmentError(f"record key names {segment_id!r} but its value {segment.segment_id!r}")
+    return SegmentChange(bot_id, segment_id, segment, segment.updated_at)
+
+
+class SegmentRegistry:
+    """The definitions of every bot's segments, as of the records applied so far."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], SegmentChange] = {}
+
+    def apply(self, change: SegmentChange) -> None:
+        key = (change.bot_id, change.segment_id)
+        known = self._latest.get(key)
+        if known is None or change.at is None or known.at is None or change.at >= known.at:
+            self._latest[key] = change
+
+    def changed_at(self, bot_id: str, segment_id: str) -> datetime | None:
+        """When the segment's newest record (a deletion included) was written; a new one must be later."""
+        change = self._latest.get((bot_id, segment_id))
+        return change.at if change else None
+
+    def get(self, bot_id: str, segment_id: str) -> Segment | None:
+        change = self._latest.get((bot_id, segment_id))
+        return change.segment if change else None
+
+    def list(self, bot_id: str) -> list[Segment]:
+        """The bot's segments by id."""
+        return sorted((c.segment for (bot, _), c in self._latest.items() if bot == bot_id and c.segment),
+                      key=lambda s: s.segment_id)
+
+    def dynamic_filters(self, bot_id: str) -> dict[str, Group]:
+        """The bot's dynamic segments as id -> saved filter: what the filter compiler resolves them with."""
+        return {s.segment_id: s.filter for s in self.list(bot_id) if s.kind == "dynamic" and s.filter is not None}

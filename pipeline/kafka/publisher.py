@@ -1,0 +1,181 @@
+"""Publishing to Kafka: a request is acknowledged only after Kafka acknowledged (acks=all)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from pipeline.kafka import topics
+from schemas.events import Event, to_checked_json, utc_now
+from schemas.limits import MAX_RECORD_BYTES, PRODUCER_MAX_REQUEST_BYTES
+
+PRODUCER_BATCH_BYTES = 512 * 1024  # a large request goes out in few produce requests (aiokafka's default: 16 KiB)
+
+
+class PublishUnavailable(RuntimeError):
+    """Kafka did not take the records in time: the caller answers 503 so the sender retries."""
+
+
+class Publisher(Protocol):
+    async def publish(self, events: list[Event]) -> None: ...
+
+    async def dead_letter(self, letter: dict) -> None: ...
+
+    async def bot_settings(self, bot_id: str, values: dict) -> None: ...
+
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None: ...
+
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        """Publish a schedule's definition; None deletes it (a tombstone)."""
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None: ...
+
+    async def ping(self) -> None: ...
+
+
+KEPT_HEADERS_EXCLUDED = {"authorization", "cookie"}
+MAX_REASONS = 100  # a letter names at most this many problems, then how many more there were
+
+
+def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
+                headers: Mapping[str, str] | None = None, received_at: datetime | None = None) -> dict:
+    """The record kept on the dead-letter topic: enough to understand the failure and replay the request.
+
+    `source` is "events-api", "events-topic", "webhook:<channel>", "stream" or "sink". The body is kept
+    once: as text when it is UTF-8 (`body`), else as base64 (`body_base64`). A letter never exceeds
+    MAX_RECORD_BYTES: a body that would not fit is cut, and `body_truncated` says so (with `body_bytes`).
+    """
+    kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() not in KEPT_HEADERS_EXCLUDED}
+    if len(reason) > MAX_REASONS:
+        reason = [*reason[:MAX_REASONS], f"... and {len(reason) - MAX_REASONS} more problems"]
+    letter = {"source": source, "bot_id": bot_id, "reason": [r[:2000] for r in reason],
+              "received_at": (received_at or utc_now()).isoformat(), "headers": kept, "body_bytes": len(body)}
+    try:
+        field, text = "body", body.decode("utf-8")
+    except UnicodeDecodeError:
+        field, text = "body_base64", base64.b64encode(body).decode()
+    budget = MAX_RECORD_BYTES - len(encode_letter(letter)) - 64
+    if len(json.dumps(text, ensure_ascii=False).encode()) <= budget:
+        return {**letter, field: text}
+    low, high = 0, len(text)  # the longest prefix whose JSON fits the budget
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle], ensure_ascii=False).encode()) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    if field == "body_base64":
+        low -= low % 4  # whole base64 quanta only
+    return {**letter, field: text[:low], "body_truncated": True}
+
+
+def encode_letter(letter: dict) -> bytes:
+    return json.dumps(letter, ensure_ascii=False).encode()
+
+
+class KafkaPublisher:
+    def __init__(self, bootstrap: str, timeout_seconds: float):
+        self.bootstrap = bootstrap
+        self.timeout = timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, client_id="chatlens-ingest", acks="all",
+            enable_idempotence=True, linger_ms=2, request_timeout_ms=int(self.timeout * 1000),
+            max_request_size=PRODUCER_MAX_REQUEST_BYTES, max_batch_size=PRODUCER_BATCH_BYTES)
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def _send_all(self, records: list[tuple[str, bytes | None, bytes | None]]) -> None:
+        assert self._producer is not None, "publisher not started"
+        try:
+            async with asyncio.timeout(self.timeout):
+                pending = [await self._producer.send(topic, value=value, key=key) for topic, key, value in records]
+                await asyncio.gather(*pending)
+        except (TimeoutError, KafkaError) as e:
+            raise PublishUnavailable(f"Kafka did not acknowledge within {self.timeout:g}s "
+                                     f"({type(e).__name__})") from e
+
+    async def publish(self, events: list[Event]) -> None:
+        """All or nothing: an event over the size limit raises EventTooLarge before anything is sent."""
+        encoded = to_checked_json(events)
+        await self._send_all([(topics.EVENTS, topics.event_key(e), v) for e, v in zip(events, encoded)])
+
+    async def dead_letter(self, letter: dict) -> None:
+        key = (letter.get("bot_id") or "").encode() or None
+        await self._send_all([(topics.DEAD_LETTERS, key, encode_letter(letter))])
+
+    async def bot_settings(self, bot_id: str, values: dict) -> None:
+        await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
+
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
+        await self._send_all([(topics.SEGMENTS, topics.definition_key(bot_id, segment_id), record)])
+
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        value = None if definition is None else json.dumps(definition).encode()
+        await self._send_all([(topics.SCHEDULES, topics.definition_key(bot_id, schedule_id), value)])
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self._send_all([(topics.SCHEDULE_RUNS, topics.schedule_run_key(schedule_id),
+                               json.dumps(request).encode())])
+
+    async def ping(self) -> None:
+        assert self._producer is not None, "publisher not started"
+        try:
+            async with asyncio.timeout(2):
+                await self._producer.client.fetch_all_metadata()
+        except (TimeoutError, KafkaError) as e:
+            raise PublishUnavailable(f"Kafka metadata request failed ({type(e).__name__})") from e
+
+
+class MemoryPublisher:
+    """The in-memory twin: records what would have reached Kafka; `available=False` acts like an outage."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.dead_letters: list[dict] = []
+        self.settings: list[tuple[str, dict]] = []
+        self.segments: list[tuple[bytes, bytes]] = []   # (key, value) as they would reach the segments topic
+        self.schedules: list[tuple[str, str, dict | None]] = []
+        self.schedule_runs: list[tuple[str, dict]] = []
+        self.available = True
+
+    async def publish(self, events: list[Event]) -> None:
+        to_checked_json(events)
+        await self.ping()
+        self.events += events
+
+    async def dead_letter(self, letter: dict) -> None:
+        await self.ping()
+        self.dead_letters.append(letter)
+
+    async def bot_settings(self, bot_id: str, values: dict) -> None:
+        await self.ping()
+        self.settings.append((bot_id, values))
+
+    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
+        await self.ping()
+        self.segments.append((topics.definition_key(bot_id, segment_id), record))
+
+    async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
+        await self.ping()
+        self.schedules.append((bot_id, schedule_id, definition))
+
+    async def schedule_run(self, schedule_id: str, request: dict) -> None:
+        await self.ping()
+        self.schedule_runs.append((schedule_id, request))
+
+    async def ping(self) -> None:
+        if not self.available:
+            raise PublishUnavailable("Kafka is unavailable (memory twin)")

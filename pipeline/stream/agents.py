@@ -1,0 +1,183 @@
+"""Faust agents: short loops that call the pure code; the ClickHouse sink runs beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import faust
+from faust import streams as faust_streams
+
+from consumers.schedules import ScheduleExecutor
+from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
+from pipeline.core import schedules, segments
+from pipeline.kafka import bot_settings, compacted, group_lag, topics
+from pipeline.stream import sends as stream_sends
+from pipeline.stream.fold_batch import BatchFolder
+from pipeline.core.progress import ProgressMonitor
+from pipeline.core.projection import Projected, coalesce, decode_state, encode_row, row_records
+from pipeline.kafka.publisher import Publisher, PublishUnavailable, dead_letter, encode_letter
+from pipeline.core.sentiment import score
+from pipeline.services import Services
+from pipeline.stream.supervision import guarded
+from schemas.events import Event, to_json
+
+log = logging.getLogger(__name__)
+BREATH_SECONDS = 0.02  # the longest the projection holds the event loop between two records
+
+
+async def _lost_letter(record: tuple[bytes | None, bytes], reason: str) -> None:
+    log.error("a dead letter of %d bytes was refused by Kafka (%s): it is only in this log", len(record[1]), reason)
+
+
+def on_partition_of(message: faust.EventT) -> None:
+    """Point Faust's table at this message's partition (its store and changelog follow the current event).
+
+    A noack_take batch spans partitions, so this is set per message. Only the context variable is set:
+    the stream's own `current_event` attribute feeds noack_take's buffer, and changing it loses events.
+    """
+    faust_streams._current_event.set(weakref.ref(message))
+
+
+async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: Publisher,
+                           requested: dict[str, datetime], now: datetime) -> list[schedules.RunRequest]:
+    """Publish a run request for every due schedule and remember it; Kafka down: asked again next tick."""
+    sent = []
+    for schedule, at in schedules.due_runs(candidates, now, requested):
+        request = schedules.scheduled_run(schedule, at)
+        try:
+            await publisher.schedule_run(schedule.schedule_id, request.to_json())
+        except PublishUnavailable as e:
+            log.warning("schedule run %s not requested (%s); trying again at the next tick", request.run_id, e)
+            break
+        requested[schedule.key] = at
+        sent.append(request)
+    return sent
+
+
+def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
+             services: Services) -> None:
+    settings = services.settings
+    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.core.projection.encode_state)
+    table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
+                      partitions=settings.partitions)
+    status = services.agents.setdefault("user-projection", SinkStatus())
+
+    async def send_letter(key: bytes | None, value: bytes):
+        return await dead_letters.send(key=key, value=value)
+
+    async def send_row(key: bytes | None, value: bytes):
+        return await rows_topic.send(key=key, value=value)
+
+    async def keep_refused(records: list[tuple[bytes | None, bytes]]) -> None:
+        await stream_sends.send_all(send_letter, records, status=status, on_refused=_lost_letter)
+
+    async def refuse_rows(record: tuple[bytes | None, bytes], reason: str) -> None:
+        letter = dead_letter("stream", None, [f"rows record not written: {reason}"], record[1])
+        await keep_refused([(record[0], encode_letter(letter))])
+
+    def load(message: faust.EventT, key: bytes) -> Projected:
+        on_partition_of(message)
+        return decode_state(table.get(key))
+
+    async def project_batch(batch: list[faust.EventT]) -> None:
+        folder = BatchFolder(load, score=score, window_for=services.window_for, grace=services.grace)
+        breath = time.monotonic()
+        for message in batch:
+            folder.add(message, message.value)
+            if time.monotonic() - breath > BREATH_SECONDS:  # HTTP requests and heartbeats go on meanwhile
+                await asyncio.sleep(0)
+                breath = time.monotonic()
+        folded = folder.finish()
+        # refused events (unparsable, poison, too large a state) -> dead letters, then the rest goes on
+        await keep_refused([((r.bot_id or "").encode() or None,
+                             encode_letter(dead_letter("events-topic", r.bot_id, r.reasons, r.value)))
+                            for r in folded.refused])
+        # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
+        await stream_sends.send_all(send_row, row_records(coalesce(folded.rows)), status=status,
+                                    on_refused=refuse_rows)
+        for key, (message, state) in folded.states.items():
+            on_partition_of(message)  # the table's partition is the user's events' partition
+            table[key] = state
+
+    @app.agent(events_topic, name="user-projection", concurrency=1)
+    async def project_users(stream: faust.StreamT) -> None:
+        async for batch in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_seconds):
+            async with guarded("user-projection", status, services.on_crash):
+                await project_batch(batch)
+            for message in batch:
+                await stream.ack(message)
+
+    @app.task
+    async def follow_bot_settings() -> None:
+        await bot_settings.follow(settings.bootstrap, services.apply_bot_settings)
+
+    @app.task
+    async def follow_segments() -> None:
+        await compacted.follow(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply)
+
+    @app.task
+    async def follow_schedules() -> None:
+        await compacted.follow(settings.bootstrap, topics.SCHEDULES, schedules.parse_record, services.schedules.apply)
+
+    requested: dict[str, datetime] = {}  # schedule key -> the latest run this worker asked for while leader
+
+    @app.timer(interval=5.0, on_leader=True)
+    async def request_scheduled_runs() -> None:
+        # one worker of the group (the leader) decides; the executor makes a repeated request harmless
+        served = [s for s in services.schedules.all() if s.bot_id in services.bots]
+        try:
+            await request_due_runs(served, services.publisher, requested, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - e.g. the publisher not started yet: logged, tried again next tick
+            log.exception("scheduled runs not requested at this tick")
+
+    sink_group = f"{settings.app_id}-sink"
+    services.progress = ProgressMonitor(settings.stall_seconds)
+
+    @app.task
+    async def watch_progress() -> None:
+        # Faust's group reads the events; the sink's reads events and rows (run by the worker with the store)
+        await group_lag.watch(settings.bootstrap, {settings.app_id: [topics.EVENTS],
+                                                   sink_group: [topics.EVENTS, topics.ROWS]}, services.progress)
+
+    if settings.sink_enabled and services.store is not None and services.projections is not None:
+        store = services.store
+
+        async def poisoned_event(event: Event, reason: str) -> None:
+            letter = dead_letter("sink", event.bot_id, [f"not stored: {reason}"], to_json(event))
+            await services.publisher.dead_letter(letter)
+
+        async def poisoned_row(row: dict, reason: str) -> None:
+            letter = dead_letter("sink", row.get("bot_id"), [f"{row.get('table')} row not stored: {reason}"],
+                                 encode_row(row))
+            await services.publisher.dead_letter(letter)
+
+        def probe() -> None:
+            store.count("__health__")
+
+        sink = KafkaSink(
+            settings.bootstrap, sink_group, batch_size=settings.sink_batch_size,
+            batch_seconds=settings.sink_batch_seconds, session_timeout_seconds=settings.session_timeout_seconds,
+            events=RetryingWriter(store.write, status=services.sinks.setdefault("events", SinkStatus()),
+                                  probe=probe, on_poison=poisoned_event),
+            rows=RetryingWriter(services.projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
+                                probe=probe, on_poison=poisoned_row))
+
+        @app.task
+        async def clickhouse_sink() -> None:
+            async with guarded("clickhouse-sink", services.agents.setdefault("clickhouse-sink", SinkStatus()),
+                               services.on_crash):
+                await sink.run()
+
+    if settings.sink_enabled and services.clickhouse is not None:
+        executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots,
+                                    registry=services.schedules, dynamic_segments=services.segments.dynamic_filters)
+
+        @app.task
+        async def scheduled_exports() -> None:
+            await executor.run(settings.bootstrap, f"{settings.app_id}-schedules",
+                               session_timeout_seconds=settings.session_timeout_seconds)

@@ -1,0 +1,109 @@
+"""One batch of the events topic folded per user: the states to keep, the rows to write, what is refused.
+
+Pure: the projection agent is a loop around it. Nothing in a batch can stop the stream: an event
+that does not parse, whose fold raises, or that would grow its user's state past MAX_STATE_BYTES
+is refused with its reason (the agent dead-letters it) and changes nothing; the rest of the batch,
+and of the partition, goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from pipeline.kafka import topics
+from pipeline.core.projection import Projected, Row, Score, encode_state, project
+from schemas.events import (AttributeSet, EmailEdited, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
+                            TagAdded, parse_event)
+from schemas.limits import MAX_RECORD_BYTES, MAX_STATE_BYTES
+
+Ref = TypeVar("Ref")  # what the caller knows a record by (a Faust event); handed back, never looked into
+GROWS_STATE = (ProfileUpdate, AttributeSet, TagAdded, SegmentAdded, NameEdited, EmailEdited)
+
+
+@dataclass(frozen=True)
+class Refused(Generic[Ref]):
+    ref: Ref
+    bot_id: str | None
+    value: bytes
+    reasons: list[str]
+
+
+@dataclass
+class FoldedBatch(Generic[Ref]):
+    states: dict[bytes, tuple[Ref, bytes]] = field(default_factory=dict)  # user key -> (its last record, encoded
+    # state), for the users that changed
+    rows: list[Row] = field(default_factory=list)
+    refused: list[Refused[Ref]] = field(default_factory=list)
+
+
+class BatchFolder(Generic[Ref]):
+    """Folds records (ref, JSON value) one at a time, in order; `finish` gives the batch's outcome.
+
+    One record at a time so that the caller can let its event loop breathe between records (a long
+    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch.
+    """
+
+    def __init__(self, load: Callable[[Ref, bytes], Projected], *, score: Score,
+                 window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES):
+        self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
+        self.max_state_bytes = max_state_bytes
+        self.refused: list[Refused[Ref]] = []
+        self._current: dict[bytes, Projected] = {}
+        self._loaded: dict[bytes, Projected] = {}
+        self._rows: dict[bytes, list[Row]] = {}
+        self._taken: dict[bytes, list[tuple[Ref, bytes, str]]] = {}
+
+    def add(self, ref: Ref, value: bytes) -> None:
+        try:
+            event = parse_event(value)
+        except InvalidEvent as e:
+            self.refused.append(Refused(ref, None, value, e.problems))
+            return
+        key = topics.event_key(event)
+        if key not in self._current:
+            self._current[key] = self._loaded[key] = self.load(ref, key)
+        try:
+            folded, new_rows = project(self._current[key], event, score=self.score, grace=self.grace,
+                                       window=self.window_for(event.bot_id))
+            if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > self.max_state_bytes:
+                raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
+                                    "(too many or too long attributes, tags, segments or profile values)")
+        except Exception as e:  # noqa: BLE001 - a poison event is refused, the partition goes on
+            self.refused.append(Refused(ref, event.bot_id, value, [f"not processed: {type(e).__name__}: {e}"]))
+            return
+        self._current[key] = folded
+        self._rows.setdefault(key, []).extend(new_rows)
+        self._taken.setdefault(key, []).append((ref, value, event.bot_id))
+
+    def finish(self) -> FoldedBatch[Ref]:
+        batch: FoldedBatch[Ref] = FoldedBatch(refused=self.refused)
+        for key, projected in self._current.items():
+            if projected is self._loaded[key]:
+                continue
+            encoded = encode_state(projected)
+            taken = self._taken[key]
+            if len(encoded) > MAX_RECORD_BYTES:  # only a state grown by many events of one batch gets here
+                batch.refused += [Refused(ref, bot_id, value, [f"not processed: the user's state would exceed "
+                                                               f"{MAX_RECORD_BYTES:,} bytes"])
+                                  for ref, value, bot_id in taken]
+                continue
+            batch.states[key] = (taken[-1][0], encoded)
+            batch.rows += self._rows.get(key, [])
+        return batch
+
+
+def fold_batch(records: Iterable[tuple[Ref, bytes]], load: Callable[[Ref, bytes], Projected], *, score: Score,
+               window_for: Callable[[str], timedelta], grace: timedelta,
+               max_state_bytes: int = MAX_STATE_BYTES) -> FoldedBatch[Ref]:
+    """The whole batch at once (tests, tools)."""
+    folder = BatchFolder(load, score=score, window_for=window_for, grace=grace, max_state_bytes=max_state_bytes)
+    for ref, value in records:
+        folder.add(ref, value)
+    return folder.finish()
+
+
+class StateTooLarge(ValueError):
+    pass
