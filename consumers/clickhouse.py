@@ -1,4 +1,6 @@
-"""ClickHouse adapter: the one client factory, and the raw-event store with its in-memory twin.
+"""ClickHouse adapter: the one client factory, the raw-event store and the projection store.
+
+Their in-memory twins are in consumers/memory.py.
 
 The same SQL runs on embedded chDB (`chdb:///path`) and on a server (`http(s)://…`). clickhouse-connect's
 chDB backend is synchronous; async callers go through `asyncio.to_thread`.
@@ -15,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from queries import events as sql
 from queries import projections
+from pipeline.core.projection import Erasures, erasures, event_erasures, event_survives_erasure, survives_erasure
 from queries.migrate import migrate
 from schemas.events import Event, parse_event, to_json
 
@@ -40,13 +43,10 @@ class EventStore(Protocol):
     def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]: ...
 
 
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def deletions(client: Client, bot_id: str, user_ids: list[str]) -> dict[str, datetime]:
+def deletions(client: Client, bot_id: str, user_ids: list[str]) -> Erasures:
     """When each of these users was last deleted (UTC); users never deleted are absent."""
     rows = client.query(sql.DELETIONS, parameters={"bot_id": bot_id, "user_ids": user_ids}).result_rows
-    return {user: (at if at.tzinfo else at.replace(tzinfo=UTC)) for user, at in rows}
+    return {(bot_id, user): (at if at.tzinfo else at.replace(tzinfo=UTC)) for user, at in rows}
 
 
 def _row(event: Event) -> list:
@@ -68,12 +68,9 @@ class ClickHouseEventStore:
             users = sorted({e.user_id for e in batch})
             stored = {r[0] for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
                 "bot_id": bot_id, "user_ids": users, "event_ids": [e.event_id for e in batch]}).result_rows}
-            erased = deletions(self.client, bot_id, users)
-            for e in batch:
-                if e.kind == "user_deleted":
-                    erased[e.user_id] = max(erased.get(e.user_id, e.occurred_at), e.occurred_at)
+            erased = event_erasures(batch, deletions(self.client, bot_id, users))
             rows += [_row(e) for e in batch if e.event_id not in stored
-                     and (e.kind == "user_deleted" or e.occurred_at > erased.get(e.user_id, _NEVER))]
+                     and event_survives_erasure(e, erased.get((bot_id, e.user_id)))]
         if rows:
             self.client.insert("events", rows, column_names=list(sql.EVENT_COLUMNS))
         return len(rows)
@@ -85,28 +82,6 @@ class ClickHouseEventStore:
         rows = self.client.query(sql.LIST_EVENTS, parameters={
             "bot_id": bot_id, "user_id": user_id, "limit": limit}).result_rows
         return [parse_event(r[0]) for r in rows]
-
-
-class MemoryEventStore:
-    """The in-memory twin of ClickHouseEventStore, for unit tests."""
-
-    def __init__(self) -> None:
-        self.events: dict[tuple[str, str], Event] = {}
-
-    def write(self, events: Iterable[Event]) -> int:
-        new = 0
-        for event in events:
-            if (event.bot_id, event.event_id) not in self.events:
-                self.events[(event.bot_id, event.event_id)] = event
-                new += 1
-        return new
-
-    def count(self, bot_id: str) -> int:
-        return sum(1 for (b, _) in self.events if b == bot_id)
-
-    def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]:
-        chosen = [e for (b, _), e in self.events.items() if b == bot_id and (not user_id or e.user_id == user_id)]
-        return sorted(chosen, key=lambda e: (e.occurred_at, e.event_id))[:limit]
 
 
 class ProjectionStore(Protocol):
@@ -135,53 +110,15 @@ class ClickHouseProjectionStore:
         return len(rows)
 
     def _after_deletions(self, rows: list[dict]) -> list[dict]:
-        """Drop message and session rows from before a user's deletion: a replay must not revive them."""
-        erased: dict[tuple[str, str], datetime] = {}
+        """The erasure rule against what is stored and what this batch erases: a replay revives nothing."""
+        stored: Erasures = {}
         for bot_id in {r["bot_id"] for r in rows}:
-            users = sorted({r["user_id"] for r in rows if r["bot_id"] == bot_id})
-            erased.update({(bot_id, u): at for u, at in deletions(self.client, bot_id, users).items()})
-        for r in rows:
-            if r["table"] == "erasures":
-                key = (r["bot_id"], r["user_id"])
-                erased[key] = max(erased.get(key, r["until"]), r["until"])
-
-        def kept(row: dict) -> bool:
-            until = erased.get((row["bot_id"], row["user_id"]))
-            if until is None or row["table"] not in ("messages", "sessions") or row["is_deleted"]:
-                return True
-            return (row.get("occurred_at") or row["started_at"]) > until
-
-        return [r for r in rows if kept(r)]
+            stored.update(deletions(self.client, bot_id, sorted({r["user_id"] for r in rows if r["bot_id"] == bot_id})))
+        erased = erasures(rows, stored)
+        return [r for r in rows if survives_erasure(r, erased.get((r["bot_id"], r["user_id"])))]
 
     def current(self, table: str, bot_id: str) -> list[dict]:
         sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,
                "messages": projections.CURRENT_MESSAGES}[table]
         result = self.client.query(sql, parameters={"bot_id": bot_id})
         return [dict(zip(result.column_names, r)) for r in result.result_rows]
-
-
-class MemoryProjectionStore:
-    """The in-memory twin of ClickHouseProjectionStore: latest version per key, erasures by time."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple, dict] = {}
-
-    def write(self, rows: list[dict]) -> int:
-        from pipeline.core.projection import row_key
-        for row in rows:
-            if row["table"] == "erasures":
-                continue
-            key = row_key(row)
-            if key not in self.rows or row["version"] >= self.rows[key]["version"]:
-                self.rows[key] = row
-        for erasure in (r for r in rows if r["table"] == "erasures"):
-            for key, row in list(self.rows.items()):
-                when = row.get("occurred_at") or row.get("started_at")
-                if row["table"] != "users" and (row["bot_id"], row["user_id"]) == (erasure["bot_id"], erasure["user_id"]) \
-                        and when <= erasure["until"]:
-                    del self.rows[key]
-        return len(rows)
-
-    def current(self, table: str, bot_id: str) -> list[dict]:
-        return [r for (t, b, *_), r in sorted(self.rows.items()) if t == table and b == bot_id
-                and not r.get("is_deleted")]

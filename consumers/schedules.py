@@ -10,7 +10,6 @@ partition (key = schedule id), so one executor takes them in order.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,7 +18,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
+
 from consumers.exports import write_csv
+from pipeline.kafka import topics
+from pipeline.kafka.codecs import decode_run
 from pipeline.core.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry
 from queries import schedules as sql
 from queries.export import compile_export, format_datetime
@@ -168,11 +172,6 @@ class ScheduleExecutor:
     async def run(self, bootstrap: str, group_id: str, *, session_timeout_seconds: float = 30.0,
                   store_retry_seconds: float = 5.0) -> None:
         """Consume the runs topic in `group_id` forever; commit each request's offset once it is recorded."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.errors import CommitFailedError
-
-        from pipeline.kafka import topics
-
         session_ms = int(session_timeout_seconds * 1000)
         consumer = AIOKafkaConsumer(
             topics.SCHEDULE_RUNS, bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-consumer",
@@ -184,7 +183,7 @@ class ScheduleExecutor:
                 for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=20)).items():
                     for record in records:
                         try:
-                            request = RunRequest.from_json(json.loads(record.value))
+                            request = decode_run(record.value)
                         except (ValueError, KeyError, TypeError) as e:
                             log.warning("ignoring bad schedule run request at %s:%d: %s", tp, record.offset, e)
                         else:

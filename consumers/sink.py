@@ -12,7 +12,13 @@ import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Generic, Sequence, TypeVar
 
-from schemas.events import utc_now
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
+
+from pipeline.core.projection import coalesce
+from pipeline.kafka import topics
+from pipeline.kafka.codecs import decode_event, decode_rows
+from schemas.events import InvalidEvent, utc_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -114,13 +120,6 @@ class KafkaSink:
         self.session_timeout_ms = int(session_timeout_seconds * 1000)
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.errors import CommitFailedError
-
-        from pipeline.kafka import topics
-        from pipeline.core.projection import coalesce, decode_rows
-        from schemas.events import InvalidEvent, parse_event
-
         consumer = AIOKafkaConsumer(
             topics.EVENTS, topics.ROWS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
@@ -138,7 +137,7 @@ class KafkaSink:
                             rows += decode_rows(record.value)
                             continue
                         try:
-                            events.append(parse_event(record.value))
+                            events.append(decode_event(record.value))
                         except InvalidEvent:
                             pass  # the stream processor dead-letters it; the raw store keeps events only
                 if not fetched:

@@ -10,8 +10,8 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
-from pipeline.core import schedules, segments
-from pipeline.kafka import bot_settings, compacted, topics
+from pipeline.kafka import codecs, compacted, topics
+from pipeline.kafka.admin import ensure_topics
 from pipeline.stream import agents, consumer as stream_consumer
 from pipeline.core.bots import load_bots
 from pipeline.kafka.publisher import KafkaPublisher
@@ -71,18 +71,15 @@ def build_app(settings: Settings, services: Services) -> faust.App:
 async def read_definitions(bootstrap: str, services: Services) -> None:
     """Bot settings, segments and schedules as their topics hold them now, read side by side, before any
     event is processed or the leader looks for due runs."""
-    settings, _, _ = await asyncio.gather(
-        bot_settings.current(bootstrap),
-        compacted.read_current(bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply),
-        compacted.read_current(bootstrap, topics.SCHEDULES, schedules.parse_record, services.schedules.apply))
-    for bot_id, values in settings.items():
-        services.apply_bot_settings(bot_id, values)
+    await asyncio.gather(
+        compacted.read_current(bootstrap, topics.BOT_SETTINGS, codecs.decode_bot_settings,
+                               lambda item: services.apply_bot_settings(*item)),
+        compacted.read_current(bootstrap, topics.SEGMENTS, codecs.decode_segment, services.segments.apply),
+        compacted.read_current(bootstrap, topics.SCHEDULES, codecs.decode_schedule, services.schedules.apply))
 
 
 def run_worker(settings: Settings) -> None:
     """Create topics, connect ClickHouse (migrations run here), then run the Faust worker until stopped."""
-    from pipeline.kafka.admin import ensure_topics
-
     ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
     services = build_services(settings)
     asyncio.run(read_definitions(settings.bootstrap, services))

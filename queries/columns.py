@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from queries.projections import PROFILE_COLUMNS
+from schemas.events import PROFILE_FIELDS
 
 ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -74,7 +74,7 @@ class Column:
 _PROFILE_LABELS = {"ip": "IP", "source": "Source URL", "external_user_id": "External user ID"}
 _COLUMNS = (
     Column("user_id", "User ID", "string", "user_id"),
-    *(Column(name, _PROFILE_LABELS.get(name, name.capitalize()), "string", name) for name in PROFILE_COLUMNS),
+    *(Column(name, _PROFILE_LABELS.get(name, name.capitalize()), "string", name) for name in PROFILE_FIELDS),
     Column("banned", "Banned", "boolean", "banned"),
     Column("channel", "Channel", "tags", "channels"),
     Column("sessions", "Sessions", "number", "sessions"),

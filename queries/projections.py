@@ -1,12 +1,14 @@
-"""Columns of the projection tables the sink writes, and the SQL it runs (one module owns them)."""
+"""Columns of the projection tables the sink writes, and the SQL it runs (one module owns them).
+
+The users table has one column per profile field of the events (schemas.events.PROFILE_FIELDS)."""
+
+from schemas.events import PROFILE_FIELDS
 
 MESSAGE_COLUMNS = ("bot_id", "user_id", "event_id", "channel", "direction", "text", "attachments", "sentiment",
                    "occurred_at", "version", "is_deleted")
 SESSION_COLUMNS = ("bot_id", "user_id", "session_id", "started_at", "ended_at", "duration_seconds", "interactions",
                    "messages", "clicks", "avg_sentiment", "version", "is_deleted")
-PROFILE_COLUMNS = ("name", "email", "country", "city", "region", "language", "referrer", "ip", "timezone",
-                   "integration", "source", "gender", "username", "avatar", "external_user_id")
-USER_COLUMNS = ("bot_id", "user_id", "version", "is_deleted", *PROFILE_COLUMNS, "banned", "channels", "sessions",
+USER_COLUMNS = ("bot_id", "user_id", "version", "is_deleted", *PROFILE_FIELDS, "banned", "channels", "sessions",
                 "messages_sent", "clicks", "time_spent_seconds", "avg_sentiment", "first_seen", "last_seen",
                 "last_message_at", "attributes", "tags", "segments", "last_session_start", "last_session_end",
                 "last_session_messages", "last_session_sentiment", "last_session_profile")

@@ -14,14 +14,14 @@ from typing import Any
 
 from queries import candidates
 from queries.compiler import compile_counts, compile_filter, compile_search, encode_cursor
-from queries.projections import PROFILE_COLUMNS
+from schemas.events import PROFILE_FIELDS
 from schemas.filters import Group, SearchRequest
 
 METRIC_COLUMNS = ("sessions", "messages_sent", "clicks", "time_spent_seconds", "avg_sentiment", "first_seen",
                   "last_seen", "last_message_at")
 
 USER = f"""
-SELECT user_id, version, updated_at, banned, channels, {', '.join(PROFILE_COLUMNS)}, {', '.join(METRIC_COLUMNS)},
+SELECT user_id, version, updated_at, banned, channels, {', '.join(PROFILE_FIELDS)}, {', '.join(METRIC_COLUMNS)},
        attributes, tags, segments, last_session_start, last_session_end, last_session_messages,
        last_session_sentiment, last_session_profile
 FROM users FINAL
@@ -99,7 +99,7 @@ def get_user(client, bot_id: str, user_id: str) -> dict[str, Any] | None:
                         "messages": row["last_session_messages"], "sentiment": row["last_session_sentiment"],
                         "profile": dict(row["last_session_profile"])}
     return {"user_id": row["user_id"], "channels": list(row["channels"]), "banned": bool(row["banned"]),
-            "profile": {name: row[name] for name in PROFILE_COLUMNS},
+            "profile": {name: row[name] for name in PROFILE_FIELDS},
             "metrics": {name: row[name] for name in METRIC_COLUMNS},
             "attributes": dict(row["attributes"]), "tags": list(row["tags"]), "segments": list(row["segments"]),
             "last_session": last_session, "version": row["version"], "updated_at": row["updated_at"]}

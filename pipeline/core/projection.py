@@ -7,16 +7,13 @@ newer row always has a higher version than an older one of the same user.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from pipeline.core.aggregate import UserState, message_score, snapshot, step
 from pipeline.core.sessionizer import Session, from_ms
-from queries.projections import PROFILE_COLUMNS, TIME_COLUMNS
-from schemas.events import Event, Message, UserDeleted
-from schemas.limits import MAX_RECORD_BYTES
+from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted
 
 Row = dict[str, Any]
 Score = Callable[[str], float | None]
@@ -83,7 +80,7 @@ def removed_session_row(bot_id: str, user_id: str, session_id: str, version: int
 def user_row(snap: dict[str, Any], version: int) -> Row:
     row = {"table": "users", **snap, "version": version, "is_deleted": int(snap["is_deleted"]),
            "banned": int(snap["banned"])}
-    for name in PROFILE_COLUMNS:
+    for name in PROFILE_FIELDS:
         row[name] = row.get(name) or ""
     return row
 
@@ -110,57 +107,41 @@ def rebuild_rows(events: Iterable[Event], *, score: Score, window: timedelta, gr
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
         projected, new = project(projected, event, score=score, window=window, grace=grace)
         rows += new
-    erased = max((r["until"] for r in rows if r["table"] == "erasures"), default=None)
-
-    def kept(row: Row) -> bool:
-        if row["table"] == "users":
-            return True
-        if row["table"] == "erasures" or row["is_deleted"]:
-            return False
-        return erased is None or (row.get("occurred_at") or row["started_at"]) > erased
-
-    return [r for r in coalesce(rows) if kept(r)]
+    erased = max(erasures(rows).values(), default=None)   # one user: one entry at most
+    return [r for r in coalesce(rows) if r["table"] == "users"
+            or (r["table"] != "erasures" and not r["is_deleted"] and survives_erasure(r, erased))]
 
 
-def row_records(rows: Iterable[Row], limit: int = MAX_RECORD_BYTES) -> list[tuple[bytes, bytes]]:
-    """Rows-topic records (key, JSON array), keyed like the user's events; each at most `limit` bytes.
-
-    A user's rows of one batch share records in order; a busy user's batch takes as many as it needs.
-    """
-    grouped: dict[bytes, list[bytes]] = {}
-    for row in rows:
-        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(encode_row(row))
-    records = []
-    for key, encoded in grouped.items():
-        chunk, size = [], 2
-        for data in encoded:
-            if chunk and size + len(data) + 1 > limit:
-                records.append((key, b"[" + b",".join(chunk) + b"]"))
-                chunk, size = [], 2
-            chunk.append(data)
-            size += len(data) + 1
-        records.append((key, b"[" + b",".join(chunk) + b"]"))
-    return records
+# The erasure rule, the one place it is written: nothing from before a user's deletion is stored again,
+# however often a replay or a late copy brings it back. The stores, the sink and rebuild all apply it.
+Erasures = dict[tuple[str, str], datetime]   # (bot_id, user_id) -> the user's latest deletion time
 
 
-def encode_row(row: Row) -> bytes:
-    """JSON for the rows topic; times as ISO 8601 UTC."""
-    return json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+def survives_erasure(row: Row, erased_until: datetime | None) -> bool:
+    """A message or session row from at or before the user's deletion is dropped; users rows (which carry
+    is_deleted themselves) and tombstones always pass."""
+    if erased_until is None or row["table"] not in ("messages", "sessions") or row["is_deleted"]:
+        return True
+    return (row.get("occurred_at") or row["started_at"]) > erased_until
 
 
-def encode_state(projected: Projected) -> bytes:
-    """What the stream's table keeps per user (its changelog record)."""
-    return json.dumps(projected.to_dict(), ensure_ascii=False).encode()
+def event_survives_erasure(event: Event, erased_until: datetime | None) -> bool:
+    """A raw event from at or before the user's deletion is dropped; the deletion itself is kept."""
+    return erased_until is None or isinstance(event, UserDeleted) or event.occurred_at > erased_until
 
 
-def decode_state(data: bytes | None) -> Projected:
-    return Projected.from_dict(json.loads(data) if data else None)
+def erasures(rows: Iterable[Row], known: Erasures | None = None) -> Erasures:
+    """`known` deletion times brought up to date with the erasure rows of a batch (the latest wins)."""
+    return _latest(known, ((r["bot_id"], r["user_id"], r["until"]) for r in rows if r["table"] == "erasures"))
 
 
-def decode_rows(data: bytes) -> list[Row]:
-    rows = json.loads(data)
-    for row in rows:
-        for name in TIME_COLUMNS | {"until"}:
-            if isinstance(row.get(name), str):
-                row[name] = datetime.fromisoformat(row[name])
-    return rows
+def event_erasures(events: Iterable[Event], known: Erasures | None = None) -> Erasures:
+    """The same from raw events: `known` brought up to date with the batch's user_deleted events."""
+    return _latest(known, ((e.bot_id, e.user_id, e.occurred_at) for e in events if isinstance(e, UserDeleted)))
+
+
+def _latest(known: Erasures | None, deleted: Iterable[tuple[str, str, datetime]]) -> Erasures:
+    latest = dict(known or {})
+    for bot_id, user_id, at in deleted:
+        latest[(bot_id, user_id)] = max(latest.get((bot_id, user_id), at), at)
+    return latest

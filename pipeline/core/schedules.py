@@ -8,8 +8,6 @@ the executor runs them once per run id. No Kafka, ClickHouse or Faust here: valu
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,8 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from queries.columns import FilterError, lookup
 from queries.export import format_datetime
 from schemas.exports import DEFAULT_EXPORT_COLUMNS, MAX_COLUMNS
-
-log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3                 # a failing run is tried this many times per request …
 RETRY_DELAYS = (1.0, 4.0)        # … waiting this long (seconds) before the second and the third attempt
@@ -226,28 +222,6 @@ def manual_run(schedule: Schedule, now: datetime) -> RunRequest:
     at = _utc(now).replace(microsecond=0)
     return RunRequest(run_id(schedule.schedule_id, at, suffix), schedule, at, file_name(schedule.segment, at, suffix),
                       manual=True)
-
-
-def parse_definition(key: bytes | None, value: bytes | None) -> tuple[str, Schedule | None]:
-    """A record of the definitions topic as (key, schedule); a tombstone (no value) deletes: (key, None)."""
-    if key is None:
-        raise ValueError("a schedule record needs a key")
-    text = key.decode()
-    if value is None:
-        return text, None
-    schedule = Schedule.from_json(json.loads(value))
-    if schedule.key != text:
-        raise ValueError(f"key {text!r} does not match the schedule's {schedule.key!r}")
-    return text, schedule
-
-
-def parse_record(record: Any) -> tuple[str, Schedule | None] | None:
-    """parse_definition of a consumer record (.key, .value); a record that does not parse is skipped, logged."""
-    try:
-        return parse_definition(record.key, record.value)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        log.warning("ignoring bad schedule record at offset %s: %s", getattr(record, "offset", "?"), e)
-        return None
 
 
 class ScheduleRegistry:

@@ -1,5 +1,6 @@
 """Segment definitions: ids from names, the records of the segments topic, and the registry every worker
-keeps of them. Pure: no Kafka, no ClickHouse (the worker follows the topic with pipeline/kafka/compacted.py).
+keeps of them. Pure: no Kafka, no ClickHouse (records are read by pipeline/kafka/codecs.py, the topic
+followed by pipeline/kafka/compacted.py).
 
 The registry keeps, per (bot, segment id), the newest record by `updated_at`, deletions included, so a
 worker that applied its own write at once (read your writes) is not set back when the follower reads
@@ -14,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.kafka import topics
 from schemas.filters import Group
 from schemas.segments import SEGMENT_ID_PATTERN, Segment
 
@@ -58,20 +58,6 @@ def encode(segment: Segment) -> bytes:
 
 def encode_deletion(segment_id: str, at: datetime) -> bytes:
     return json.dumps({"segment_id": segment_id, "deleted": True, "updated_at": at.isoformat()}).encode()
-
-
-def parse(record) -> SegmentChange | None:
-    """A record of the segments topic (anything with .key and .value bytes) as a change."""
-    bot_id, segment_id = topics.split_definition_key(record.key)
-    if record.value is None:
-        return SegmentChange(bot_id, segment_id, None, None)
-    data = json.loads(record.value)
-    if data.get("deleted"):
-        return SegmentChange(bot_id, segment_id, None, datetime.fromisoformat(data["updated_at"]))
-    segment = Segment.model_validate(data)
-    if segment.segment_id != segment_id:
-        raise SegmentError(f"record key names {segment_id!r} but its value {segment.segment_id!r}")
-    return SegmentChange(bot_id, segment_id, segment, segment.updated_at)
 
 
 class SegmentRegistry:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from pipeline.http.errors import ApiError
-from pipeline.kafka.bot_settings import BotSettings
+from schemas.bot_settings import BotSettings
 from pipeline.core.bots import Bot
 from pipeline.core.ingest import events_for_bot
 from pipeline.kafka.publisher import PublishUnavailable, dead_letter

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 
 
-def _parsed(topic: str, parse: Callable[[Any], Item | None], record: Any) -> Item | None:
+def parse_or_skip(topic: str, parse: Callable[[Any], Item | None], record: Any) -> Item | None:
     try:
         return parse(record)
     except Exception as e:  # noqa: BLE001 - a bad record is skipped, not fatal
@@ -33,7 +33,7 @@ async def read_current(bootstrap: str, topic: str, parse: Callable[[Any], Item |
     """Apply every record up to the topic's current end, oldest first per key; returns how many applied."""
     applied = 0
     for record in await read_to_end(bootstrap, topic):
-        if (item := _parsed(topic, parse, record)) is not None:
+        if (item := parse_or_skip(topic, parse, record)) is not None:
             apply(item)
             applied += 1
     return applied
@@ -48,10 +48,10 @@ async def follow(bootstrap: str, topic: str, parse: Callable[[Any], Item | None]
     """
     async with from_beginning(bootstrap, topic) as (consumer, partitions):
         for record in await records_to_end(consumer, partitions):
-            if (item := _parsed(topic, parse, record)) is not None:
+            if (item := parse_or_skip(topic, parse, record)) is not None:
                 apply(item)
         while True:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
-                    if (item := _parsed(topic, parse, record)) is not None:
+                    if (item := parse_or_skip(topic, parse, record)) is not None:
                         apply(item)

@@ -7,15 +7,13 @@ twice, or replaying something that also arrived by a platform retry, still count
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.core.ingest import ERRORS, read_request
 from pipeline.kafka import topics
-from pipeline.core.ingest import events_for_bot
+from pipeline.kafka.codecs import decode_letter
 from pipeline.kafka.topic_reader import read_to_end
-from pipeline.http.webhooks import decode_body
-from schemas.channels import PARSERS, PayloadError
 from schemas.events import Event, InvalidEvent
 
 
@@ -35,15 +33,7 @@ class Letter:
 async def read_letters(bootstrap: str, limit: int = 1000) -> list[Letter]:
     """Every letter currently on the topic, oldest first per partition."""
     records = await read_to_end(bootstrap, topics.DEAD_LETTERS, limit)
-    return [Letter(f"{r.partition}:{r.offset}", _decode(r.value)) for r in records]
-
-
-def _decode(value: bytes) -> dict:
-    try:
-        record = json.loads(value)
-        return record if isinstance(record, dict) else {"reason": ["not a dead letter"], "raw": str(record)}
-    except ValueError:
-        return {"reason": ["not a dead letter"], "body_base64": base64.b64encode(value).decode()}
+    return [Letter(f"{r.partition}:{r.offset}", decode_letter(r.value)) for r in records]
 
 
 def reparse(letter: Letter) -> list[Event]:
@@ -55,13 +45,8 @@ def reparse(letter: Letter) -> list[Event]:
     if letter.record.get("body_truncated"):
         raise InvalidEvent([f"letter: its body was cut to fit the topic (it had {letter.record.get('body_bytes')} "
                             "bytes), so it cannot be replayed"])
-    if source == "events-api":
-        return events_for_bot(letter.body, bot_id, received_at)
-    channel = source.removeprefix("webhook:")
-    if channel not in PARSERS:
-        raise InvalidEvent([f"letter: source {source!r} cannot be replayed"])
     content_type = letter.record.get("headers", {}).get("content-type", "application/json")
-    return PARSERS[channel](decode_body(letter.body, content_type), bot_id=bot_id, received_at=received_at)
+    return read_request(source, letter.body, content_type, bot_id, received_at).events
 
 
-REPLAY_ERRORS = (PayloadError, InvalidEvent, KeyError, ValueError)
+REPLAY_ERRORS = (*ERRORS, KeyError, ValueError)

@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from pipeline.kafka import topics
-from schemas.events import Event, to_checked_json, utc_now
+from pipeline.kafka.codecs import encode_bot_settings, encode_events, encode_letter, encode_run, encode_schedule
+from schemas.events import Event, utc_now
 from schemas.limits import MAX_RECORD_BYTES, PRODUCER_MAX_REQUEST_BYTES
 
 PRODUCER_BATCH_BYTES = 512 * 1024  # a large request goes out in few produce requests (aiokafka's default: 16 KiB)
@@ -76,10 +77,6 @@ def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
     return {**letter, field: text[:low], "body_truncated": True}
 
 
-def encode_letter(letter: dict) -> bytes:
-    return json.dumps(letter, ensure_ascii=False).encode()
-
-
 class KafkaPublisher:
     def __init__(self, bootstrap: str, timeout_seconds: float):
         self.bootstrap = bootstrap
@@ -109,7 +106,7 @@ class KafkaPublisher:
 
     async def publish(self, events: list[Event]) -> None:
         """All or nothing: an event over the size limit raises EventTooLarge before anything is sent."""
-        encoded = to_checked_json(events)
+        encoded = encode_events(events)
         await self._send_all([(topics.EVENTS, topics.event_key(e), v) for e, v in zip(events, encoded)])
 
     async def dead_letter(self, letter: dict) -> None:
@@ -117,18 +114,18 @@ class KafkaPublisher:
         await self._send_all([(topics.DEAD_LETTERS, key, encode_letter(letter))])
 
     async def bot_settings(self, bot_id: str, values: dict) -> None:
-        await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), json.dumps(values).encode())])
+        await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), encode_bot_settings(values))])
 
     async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
         await self._send_all([(topics.SEGMENTS, topics.definition_key(bot_id, segment_id), record)])
 
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
-        value = None if definition is None else json.dumps(definition).encode()
-        await self._send_all([(topics.SCHEDULES, topics.definition_key(bot_id, schedule_id), value)])
+        await self._send_all([(topics.SCHEDULES, topics.definition_key(bot_id, schedule_id),
+                               encode_schedule(definition))])
 
     async def schedule_run(self, schedule_id: str, request: dict) -> None:
         await self._send_all([(topics.SCHEDULE_RUNS, topics.schedule_run_key(schedule_id),
-                               json.dumps(request).encode())])
+                               encode_run(request))])
 
     async def ping(self) -> None:
         assert self._producer is not None, "publisher not started"
@@ -152,7 +149,7 @@ class MemoryPublisher:
         self.available = True
 
     async def publish(self, events: list[Event]) -> None:
-        to_checked_json(events)
+        encode_events(events)
         await self.ping()
         self.events += events
 

@@ -14,15 +14,16 @@ from faust import streams as faust_streams
 
 from consumers.schedules import ScheduleExecutor
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
-from pipeline.core import schedules, segments
-from pipeline.kafka import bot_settings, compacted, group_lag, topics
+from pipeline.core import schedules
+from pipeline.core.progress import ProgressMonitor
+from pipeline.core.projection import Projected, coalesce
+from pipeline.core.sentiment import score
+from pipeline.kafka import codecs, compacted, group_lag, topics
+from pipeline.kafka.codecs import decode_state, encode_letter, encode_row, row_records
+from pipeline.kafka.publisher import Publisher, PublishUnavailable, dead_letter
+from pipeline.services import Services
 from pipeline.stream import sends as stream_sends
 from pipeline.stream.fold_batch import BatchFolder
-from pipeline.core.progress import ProgressMonitor
-from pipeline.core.projection import Projected, coalesce, decode_state, encode_row, row_records
-from pipeline.kafka.publisher import Publisher, PublishUnavailable, dead_letter, encode_letter
-from pipeline.core.sentiment import score
-from pipeline.services import Services
 from pipeline.stream.supervision import guarded
 from schemas.events import Event, to_json
 
@@ -62,7 +63,7 @@ async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: 
 def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
              services: Services) -> None:
     settings = services.settings
-    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.core.projection.encode_state)
+    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.kafka.codecs.encode_state)
     table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
                       partitions=settings.partitions)
     status = services.agents.setdefault("user-projection", SinkStatus())
@@ -114,15 +115,16 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
 
     @app.task
     async def follow_bot_settings() -> None:
-        await bot_settings.follow(settings.bootstrap, services.apply_bot_settings)
+        await compacted.follow(settings.bootstrap, topics.BOT_SETTINGS, codecs.decode_bot_settings,
+                               lambda item: services.apply_bot_settings(*item))
 
     @app.task
     async def follow_segments() -> None:
-        await compacted.follow(settings.bootstrap, topics.SEGMENTS, segments.parse, services.segments.apply)
+        await compacted.follow(settings.bootstrap, topics.SEGMENTS, codecs.decode_segment, services.segments.apply)
 
     @app.task
     async def follow_schedules() -> None:
-        await compacted.follow(settings.bootstrap, topics.SCHEDULES, schedules.parse_record, services.schedules.apply)
+        await compacted.follow(settings.bootstrap, topics.SCHEDULES, codecs.decode_schedule, services.schedules.apply)
 
     requested: dict[str, datetime] = {}  # schedule key -> the latest run this worker asked for while leader
 

@@ -1,6 +1,7 @@
 """One batch of the events topic folded per user: the states to keep, the rows to write, what is refused.
 
-Pure: the projection agent is a loop around it. Nothing in a batch can stop the stream: an event
+Pure (values in, values out; it uses the users table's codec to measure a state): the projection agent is a
+loop around it. Nothing in a batch can stop the stream: an event
 that does not parse, whose fold raises, or that would grow its user's state past MAX_STATE_BYTES
 is refused with its reason (the agent dead-letters it) and changes nothing; the rest of the batch,
 and of the partition, goes on.
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
 
+from pipeline.core.projection import Projected, Row, Score, project
 from pipeline.kafka import topics
-from pipeline.core.projection import Projected, Row, Score, encode_state, project
+from pipeline.kafka.codecs import encode_state
 from schemas.events import (AttributeSet, EmailEdited, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
                             TagAdded, parse_event)
 from schemas.limits import MAX_RECORD_BYTES, MAX_STATE_BYTES

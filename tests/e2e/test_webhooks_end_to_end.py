@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from pipeline.kafka import topics
 from pipeline.core.signatures import signed_request
-from pipeline.http.webhooks import decode_body
+from pipeline.core.ingest import decode_body
 from schemas.channels import PARSERS
 from schemas.events import parse_event
 from tests.e2e.conftest import CHANNEL_SECRETS

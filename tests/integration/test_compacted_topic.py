@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from pipeline.core import segments
-from pipeline.kafka import compacted, topics
+from pipeline.kafka import codecs, compacted, topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
 from schemas.segments import Segment
@@ -74,13 +74,13 @@ def test_segment_definitions_published_by_a_worker_read_back_into_a_registry(kaf
         publisher = KafkaPublisher(kafka_broker.bootstrap, 10)
         await publisher.start()
         try:
-            await publisher.segment(bot, "vip", segments.encode(defined))
-            await publisher.segment(bot, "old", segments.encode(defined.model_copy(update={"segment_id": "old"})))
-            await publisher.segment(bot, "old", segments.encode_deletion("old", at))
+            await publisher.segment(bot, "vip", codecs.encode_segment(defined))
+            await publisher.segment(bot, "old", codecs.encode_segment(defined.model_copy(update={"segment_id": "old"})))
+            await publisher.segment(bot, "old", codecs.encode_segment_deletion("old", at))
         finally:
             await publisher.stop()
         registry = segments.SegmentRegistry()
-        await compacted.read_current(kafka_broker.bootstrap, topics.SEGMENTS, segments.parse, registry.apply)
+        await compacted.read_current(kafka_broker.bootstrap, topics.SEGMENTS, codecs.decode_segment, registry.apply)
         return registry
 
     assert asyncio.run(scenario()).list(bot) == [defined]

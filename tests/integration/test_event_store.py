@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.clickhouse import ClickHouseEventStore, MemoryEventStore
+from consumers.clickhouse import ClickHouseEventStore
+from consumers.memory import MemoryEventStore
 from queries.migrate import migrate
 from schemas.events import parse_event
 

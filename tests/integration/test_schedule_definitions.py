@@ -11,7 +11,8 @@ import pytest
 from pipeline.kafka import compacted, topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
-from pipeline.core.schedules import Schedule, ScheduleRegistry, parse_record
+from pipeline.core.schedules import Schedule, ScheduleRegistry
+from pipeline.kafka.codecs import decode_schedule
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +32,10 @@ def test_the_registry_reads_the_topic_at_start_and_follows_later_writes(kafka_br
             for schedule, definition in ((a, a.to_json()), (b, b.to_json()), (a, None)):
                 await publisher.schedule(bot_id, schedule.schedule_id, definition)
             read: list = []
-            await compacted.read_current(kafka_broker.bootstrap, topics.SCHEDULES, parse_record, read.append)
+            await compacted.read_current(kafka_broker.bootstrap, topics.SCHEDULES, decode_schedule, read.append)
             ours = [s for _, s in read if s is not None and s.bot_id == bot_id]   # per partition in order only
             assert sorted(ours, key=lambda s: s.schedule_id) == sorted([a, b], key=lambda s: s.schedule_id)
-            task = asyncio.create_task(compacted.follow(kafka_broker.bootstrap, topics.SCHEDULES, parse_record,
+            task = asyncio.create_task(compacted.follow(kafka_broker.bootstrap, topics.SCHEDULES, decode_schedule,
                                                         registry.apply))
             async with asyncio.timeout(30):
                 while registry.for_bot(bot_id) != [b]:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from queries import users
 from queries.columns import CATALOGUE, FilterError, lookup
 from queries.compiler import encode_cursor
-from queries.projections import PROFILE_COLUMNS
+from schemas.events import PROFILE_FIELDS
 from schemas.filters import SearchRequest, Sort
 from tests.support.user_rows import insert_users, user_row
 
@@ -29,7 +29,7 @@ def at(text: str) -> datetime:
 
 
 def profile(nick: str, **overrides: str) -> dict:
-    return {**{name: f"{nick}-{name}" for name in PROFILE_COLUMNS}, **overrides}
+    return {**{name: f"{nick}-{name}" for name in PROFILE_FIELDS}, **overrides}
 
 
 KNOWN_USERS = [
@@ -188,14 +188,14 @@ def test_each_function_finds_exactly_the_users_it_describes(known, column, funct
 
 
 def test_every_column_type_and_function_and_every_column_is_covered_by_a_known_case():
-    assert set(CATALOGUE) - {c for c, _, _, _ in CASES} <= set(PROFILE_COLUMNS)   # profile: the test below
+    assert set(CATALOGUE) - {c for c, _, _, _ in CASES} <= set(PROFILE_FIELDS)   # profile: the test below
     covered = {(lookup(c).type, f) for c, f, _, _ in CASES}
     assert covered == {(lookup(name).type, f) for name in ("name", "sessions", "avg_sentiment", "last_seen",
                                                           "banned", "tags", "attributes.x")
                        for f in lookup(name).functions}
 
 
-@pytest.mark.parametrize("column", PROFILE_COLUMNS)
+@pytest.mark.parametrize("column", PROFILE_FIELDS)
 def test_every_profile_attribute_filters_by_its_own_value(known, column):
     value = {"name": "Carla Smithers", "email": "carla@shop.example", "country": "Germany", "city": "Gdańsk"}.get(
         column, f"carla-{column}")

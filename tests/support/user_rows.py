@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from queries.projections import PROFILE_COLUMNS, USER_COLUMNS
+from queries.projections import USER_COLUMNS
+from schemas.events import PROFILE_FIELDS
 
 _DEFAULTS: dict[str, Any] = {
-    "version": 1, "is_deleted": 0, **dict.fromkeys(PROFILE_COLUMNS, ""), "banned": 0, "channels": [],
+    "version": 1, "is_deleted": 0, **dict.fromkeys(PROFILE_FIELDS, ""), "banned": 0, "channels": [],
     "sessions": 0, "messages_sent": 0, "clicks": 0, "time_spent_seconds": 0.0, "avg_sentiment": None,
     "first_seen": None, "last_seen": None, "last_message_at": None, "attributes": {}, "tags": [], "segments": [],
     "last_session_start": None, "last_session_end": None, "last_session_messages": 0,

@@ -172,7 +172,7 @@ def test_send_reports_what_never_succeeded():
 
 
 def test_the_webhook_routes_accept_every_demo_request(tmp_path):
-    from consumers.clickhouse import MemoryEventStore
+    from consumers.memory import MemoryEventStore
     from pipeline.kafka.publisher import MemoryPublisher
     from pipeline.services import Services
     from pipeline.settings import Settings

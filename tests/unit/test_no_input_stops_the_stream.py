@@ -13,8 +13,9 @@ from consumers.sink import RetryingWriter, SinkStatus
 from pipeline.kafka.dead_letters import Letter, reparse
 from pipeline.stream.fold_batch import fold_batch
 from pipeline.core.progress import ProgressMonitor
-from pipeline.core.projection import Projected, decode_state, row_records
-from pipeline.kafka.publisher import dead_letter, encode_letter
+from pipeline.core.projection import Projected
+from pipeline.kafka.codecs import decode_state, encode_letter, row_records
+from pipeline.kafka.publisher import dead_letter
 from pipeline.core.sentiment import PIECE_CHARS, pieces, score
 from pipeline.stream.sends import send_all
 from schemas.events import EventTooLarge, parse_event, to_checked_json

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline.kafka import compacted, topics
+from pipeline.kafka.codecs import decode_schedule
 from pipeline.core.schedules import (
     RunRequest, Schedule, ScheduleError, ScheduleRegistry, ScheduleRequest, due_runs, file_name, latest_cron_time,
-    manual_run, new_schedule, parse_record, run_id, scheduled_run,
+    manual_run, new_schedule, run_id, scheduled_run,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, 30, 250_000, tzinfo=UTC)
@@ -160,12 +162,14 @@ def record(key: str, value: dict | None, offset: int = 0):
 def test_the_registry_follows_definitions_and_tombstones():
     registry = ScheduleRegistry()
     s = schedule()
-    for item in map(parse_record, [record(s.key, s.to_json()), record("demo:s2", schedule(schedule_id="s2").to_json()),
+    for item in map(decode_schedule, [record(s.key, s.to_json()), record("demo:s2", schedule(schedule_id="s2").to_json()),
                                    record("demo:s2", None)]):
         registry.apply(item)
     assert registry.all() == [s] and registry.get("demo", "s1") == s and registry.for_bot("other") == []
 
 
-def test_a_record_that_does_not_parse_is_skipped():
-    assert parse_record(record("demo:s1", {"schedule_id": "s1"})) is None
-    assert parse_record(record("other:s1", schedule().to_json())) is None   # key and value disagree
+def test_a_record_that_does_not_parse_is_refused_and_the_follower_skips_it():
+    for bad in (record("demo:s1", {"schedule_id": "s1"}), record("other:s1", schedule().to_json())):  # 2nd: key and value disagree
+        with pytest.raises((KeyError, ValueError)):
+            decode_schedule(bad)
+        assert compacted.parse_or_skip(topics.SCHEDULES, decode_schedule, bad) is None

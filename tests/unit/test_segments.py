@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from pipeline.core.segments import SegmentChange, SegmentError, SegmentRegistry, encode, encode_deletion, parse, slug
+from pipeline.core.segments import SegmentChange, SegmentError, SegmentRegistry, slug
+from pipeline.kafka.codecs import decode_segment, encode_segment, encode_segment_deletion
 from queries.columns import FilterError
 from queries.compiler import MAX_SEGMENT_DEPTH, compile_counts, compile_filter
 from schemas.filters import Group
@@ -70,22 +71,22 @@ class TestIdsAndValidation:
 class TestRecords:
     def test_a_definition_reads_back_from_its_record(self):
         original = segment()
-        change = parse(Record(b"demo:pro", encode(original)))
+        change = decode_segment(Record(b"demo:pro", encode_segment(original)))
         assert change == SegmentChange("demo", "pro", original, T0)
 
     def test_a_bot_id_with_a_colon_keeps_it(self):
-        assert parse(Record(b"team:eu:pro", encode(segment()))).bot_id == "team:eu"
+        assert decode_segment(Record(b"team:eu:pro", encode_segment(segment()))).bot_id == "team:eu"
 
     def test_a_deletion_record_and_a_tombstone_both_delete(self):
-        deleted = parse(Record(b"demo:pro", encode_deletion("pro", T0)))
+        deleted = decode_segment(Record(b"demo:pro", encode_segment_deletion("pro", T0)))
         assert (deleted.segment, deleted.at) == (None, T0)
-        assert json.loads(encode_deletion("pro", T0)) == {"segment_id": "pro", "deleted": True,
+        assert json.loads(encode_segment_deletion("pro", T0)) == {"segment_id": "pro", "deleted": True,
                                                           "updated_at": T0.isoformat()}
-        assert parse(Record(b"demo:pro", None)) == SegmentChange("demo", "pro", None, None)
+        assert decode_segment(Record(b"demo:pro", None)) == SegmentChange("demo", "pro", None, None)
 
     def test_a_record_whose_key_and_value_disagree_is_refused(self):
         with pytest.raises(SegmentError):
-            parse(Record(b"demo:other", encode(segment())))
+            decode_segment(Record(b"demo:other", encode_segment(segment())))
 
 
 class TestRegistry:

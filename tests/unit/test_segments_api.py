@@ -5,7 +5,7 @@ Member counts need the store (tests/e2e/test_segments.py); a worker without one 
 
 import json
 
-from pipeline.core.segments import parse
+from pipeline.kafka.codecs import decode_segment
 from schemas.filters import Group
 from tests.unit.conftest import DEMO_AUTH as AUTH
 from tests.unit.test_segments import Record
@@ -15,7 +15,7 @@ URL = "/v1/bots/demo/segments"
 
 
 def records(services) -> list:
-    return [parse(Record(key, value)) for key, value in services.publisher.segments]
+    return [decode_segment(Record(key, value)) for key, value in services.publisher.segments]
 
 
 def test_creating_a_dynamic_segment_writes_its_definition_and_answers_201(client, services):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from consumers.clickhouse import MemoryEventStore
+from consumers.memory import MemoryEventStore
 from consumers.sink import SinkStatus
 from pipeline.core.bots import load_bots
 from pipeline.kafka.publisher import MemoryPublisher

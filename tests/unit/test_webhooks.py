@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.clickhouse import MemoryEventStore
+from consumers.memory import MemoryEventStore
 from pipeline.core.bots import load_bots
 from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.core.signatures import signed_request
 from pipeline.http.app import create_api
-from pipeline.http.webhooks import decode_body
+from pipeline.core.ingest import decode_body
 from schemas.channels import PARSERS
 from tests.support.channel_examples import EXAMPLES
 

@@ -1,0 +1,158 @@
+"""How each topic's values are written and read: one entry per topic (names and keys: topics.py).
+
+| topic                     | key                  | value                                                |
+|---------------------------|----------------------|------------------------------------------------------|
+| chatlens-events           | `<bot>:<user>`       | one canonical event as JSON (schemas.events)         |
+| chatlens-rows             | `<bot>:<user>`       | a JSON array of projection rows, times ISO 8601 UTC  |
+| the users table changelog | `<bot>:<user>`       | the user's Projected (version + state) as JSON       |
+| chatlens-events-dlq       | `<bot>` or none      | a dead letter: source, bot, reasons, headers, body   |
+| chatlens-bot-settings     | `<bot>`              | BotSettings as JSON                                  |
+| chatlens-segments         | `<bot>:<segment>`    | a Segment, or a dated deletion, or a tombstone       |
+| chatlens-schedules        | `<bot>:<schedule>`   | a Schedule as JSON, or a tombstone                   |
+| chatlens-schedule-runs    | `<schedule>`         | a RunRequest as JSON                                 |
+
+Decoders of compacted topics take the consumer record (`.key`, `.value`), since the key names the item.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pipeline.core.projection import Projected, Row
+from pipeline.core.schedules import RunRequest, Schedule
+from pipeline.core.segments import SegmentChange, SegmentError
+from pipeline.kafka.topics import split_definition_key
+from queries.projections import TIME_COLUMNS
+from schemas.bot_settings import BotSettings
+from schemas.events import Event, parse_event, to_checked_json
+from schemas.limits import MAX_RECORD_BYTES
+from schemas.segments import Segment
+
+# chatlens-events: to_checked_json refuses what the broker would (EventTooLarge), before anything is sent.
+encode_events = to_checked_json
+decode_event = parse_event
+
+
+# chatlens-rows ------------------------------------------------------------------------------------------
+def row_records(rows: Iterable[Row], limit: int = MAX_RECORD_BYTES) -> list[tuple[bytes, bytes]]:
+    """Rows-topic records (key, JSON array), keyed like the user's events; each at most `limit` bytes.
+
+    A user's rows of one batch share records in order; a busy user's batch takes as many as it needs.
+    """
+    grouped: dict[bytes, list[bytes]] = {}
+    for row in rows:
+        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(encode_row(row))
+    records = []
+    for key, encoded in grouped.items():
+        chunk, size = [], 2
+        for data in encoded:
+            if chunk and size + len(data) + 1 > limit:
+                records.append((key, b"[" + b",".join(chunk) + b"]"))
+                chunk, size = [], 2
+            chunk.append(data)
+            size += len(data) + 1
+        records.append((key, b"[" + b",".join(chunk) + b"]"))
+    return records
+
+
+def encode_row(row: Row) -> bytes:
+    return json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+
+
+def decode_rows(data: bytes) -> list[Row]:
+    rows = json.loads(data)
+    for row in rows:
+        for name in TIME_COLUMNS | {"until"}:
+            if isinstance(row.get(name), str):
+                row[name] = datetime.fromisoformat(row[name])
+    return rows
+
+
+# the stream's users table (its changelog topic) -----------------------------------------------------------
+def encode_state(projected: Projected) -> bytes:
+    return json.dumps(projected.to_dict(), ensure_ascii=False).encode()
+
+
+def decode_state(data: bytes | None) -> Projected:
+    return Projected.from_dict(json.loads(data) if data else None)
+
+
+# chatlens-events-dlq --------------------------------------------------------------------------------------
+def encode_letter(letter: dict) -> bytes:
+    return json.dumps(letter, ensure_ascii=False).encode()
+
+
+def decode_letter(value: bytes) -> dict:
+    """A letter as written; anything else on the topic is shown, never dropped."""
+    try:
+        record = json.loads(value)
+        return record if isinstance(record, dict) else {"reason": ["not a dead letter"], "raw": str(record)}
+    except ValueError:
+        return {"reason": ["not a dead letter"], "body_base64": base64.b64encode(value).decode()}
+
+
+# chatlens-bot-settings ------------------------------------------------------------------------------------
+def encode_bot_settings(values: dict[str, Any]) -> bytes:
+    return json.dumps(values).encode()
+
+
+def decode_bot_settings(record: Any) -> tuple[str, BotSettings] | None:
+    """(bot id, settings); a tombstone (no value) is skipped."""
+    if record.value is None:
+        return None
+    return record.key.decode(), BotSettings.model_validate(json.loads(record.value))
+
+
+# chatlens-segments ----------------------------------------------------------------------------------------
+def encode_segment(segment: Segment) -> bytes:
+    return segment.model_dump_json().encode()
+
+
+def encode_segment_deletion(segment_id: str, at: datetime) -> bytes:
+    """A dated deletion (not a tombstone), so a registry keeps it against older records of the segment."""
+    return json.dumps({"segment_id": segment_id, "deleted": True, "updated_at": at.isoformat()}).encode()
+
+
+def decode_segment(record: Any) -> SegmentChange:
+    bot_id, segment_id = split_definition_key(record.key)
+    if record.value is None:
+        return SegmentChange(bot_id, segment_id, None, None)
+    data = json.loads(record.value)
+    if data.get("deleted"):
+        return SegmentChange(bot_id, segment_id, None, datetime.fromisoformat(data["updated_at"]))
+    segment = Segment.model_validate(data)
+    if segment.segment_id != segment_id:
+        raise SegmentError(f"record key names {segment_id!r} but its value {segment.segment_id!r}")
+    return SegmentChange(bot_id, segment_id, segment, segment.updated_at)
+
+
+# chatlens-schedules ---------------------------------------------------------------------------------------
+def encode_schedule(definition: dict[str, Any] | None) -> bytes | None:
+    """None is the tombstone that deletes a schedule."""
+    return None if definition is None else json.dumps(definition).encode()
+
+
+def decode_schedule(record: Any) -> tuple[str, Schedule | None]:
+    """(key, schedule); a tombstone deletes: (key, None). Raises ValueError on a record that is not one."""
+    if record.key is None:
+        raise ValueError("a schedule record needs a key")
+    key = record.key.decode()
+    if record.value is None:
+        return key, None
+    schedule = Schedule.from_json(json.loads(record.value))
+    if schedule.key != key:
+        raise ValueError(f"key {key!r} does not match the schedule's {schedule.key!r}")
+    return key, schedule
+
+
+# chatlens-schedule-runs -----------------------------------------------------------------------------------
+def encode_run(request: dict[str, Any]) -> bytes:
+    return json.dumps(request).encode()
+
+
+def decode_run(value: bytes) -> RunRequest:
+    return RunRequest.from_json(json.loads(value))
