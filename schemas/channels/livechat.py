@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from schemas.channels import body_object, from_iso, get, items, make, text_of
+from schemas.channels.common import body_object, from_iso, get, items, make, text_of
 from schemas.events import Attachment, ButtonClick, Event, Message, ProfileUpdate, user_id_for
 
 CHANNEL = "livechat"

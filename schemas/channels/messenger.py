@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from schemas.channels import (
+from schemas.channels.common import (
     MISSING,
     HandshakeRejected,
     PayloadError,

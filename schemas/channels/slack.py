@@ -26,7 +26,7 @@ from typing import Any
 
 import emoji
 
-from schemas.channels import PayloadError, body_object, from_decimal_string, get, items, make, text_of
+from schemas.channels.common import PayloadError, body_object, from_decimal_string, get, items, make, text_of
 from schemas.events import Attachment, ButtonClick, Event, Message, ProfileUpdate, user_id_for
 
 CHANNEL = "slack"

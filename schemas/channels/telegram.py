@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas.channels import body_object, from_unix, get, make, text_of
+from schemas.channels.common import body_object, from_unix, get, make, text_of
 from schemas.events import Attachment, ButtonClick, Event, Message, ProfileUpdate, user_id_for
 
 CHANNEL = "telegram"

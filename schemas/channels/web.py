@@ -39,7 +39,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas.channels import PayloadError, body_object, from_iso, get, items, make, text_of
+from schemas.channels.common import PayloadError, body_object, from_iso, get, items, make, text_of
 from schemas.events import Attachment, ButtonClick, Event, Message, ProfileUpdate, user_id_for
 
 CHANNEL = "web"
