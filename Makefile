@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(VENV)/.kafka-jars
 BOTS_FILE := $(if $(wildcard bots.toml),bots.toml,bots.example.toml)
 
-.PHONY: run test test-unit test-integration test-e2e bench setup setup-browser clean kafka-start kafka-stop
+.PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser clean kafka-start kafka-stop
 
 setup: $(STAMP) $(KAFKA_STAMP)
 
@@ -39,10 +39,14 @@ run: setup
 	CHATLENS_BOTS_FILE=$${CHATLENS_BOTS_FILE:-$(BOTS_FILE)} CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} \
 		$(BIN)/chatlens run
 
-test: setup setup-browser
+# The layers of the house (import-linter contracts in pyproject.toml): a broken contract fails `make test`.
+architecture: setup
+	$(BIN)/lint-imports --no-cache
+
+test: setup setup-browser architecture
 	$(BIN)/python -m pytest -q
 
-test-unit: setup
+test-unit: setup architecture
 	$(BIN)/python -m pytest -q tests/unit
 
 test-integration: setup

@@ -10,16 +10,15 @@ import faust
 from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
+from pipeline.core.bots import load_bots
+from pipeline.http.app import create_api
 from pipeline.kafka import codecs, compacted, topics
 from pipeline.kafka.admin import ensure_topics
-from pipeline.stream import agents, consumer as stream_consumer
-from pipeline.core.bots import load_bots
 from pipeline.kafka.publisher import KafkaPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
+from pipeline.stream.faust_app import make_app
 from pipeline.stream.supervision import CRASHED, Worker
-from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
-from pipeline.http.app import create_api
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +35,8 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_app(settings: Settings, services: Services) -> faust.App:
-    settings.worker_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.bootstrap.replace(',', ';kafka://')}",
-        store="rocksdb://",
-        datadir=str(settings.worker_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        topic_allow_declare=True,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
-        producer_acks=-1,
-        producer_linger=0.01,
-        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # Faust's own default (1,000,000) is below the limits  # rows and changelog records go out in batches, not one request each
-        stream_wait_empty=True,
-        web_enabled=True,
-        web_bind=settings.http_host,
-        web_port=settings.http_port,
-        web_tables_enabled=False,
-    )
-    stream_consumer.install(app)
-    serializers = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
-                   "partitions": settings.partitions}
-    events_topic = app.topic(topics.EVENTS, **serializers)
-    dead_letters = app.topic(topics.DEAD_LETTERS, **serializers)
-    rows_topic = app.topic(topics.ROWS, **serializers)
-    agents.register(app, events_topic, dead_letters, rows_topic, services)
+    """The worker's Faust app with the HTTP app served inside it (after table recovery)."""
+    app = make_app(settings, services)
     serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port)
     return app
 

@@ -1,0 +1,41 @@
+"""The Faust app of a worker: its Kafka settings, its topics (raw bytes; the codecs are ours), the agents."""
+
+from __future__ import annotations
+
+import faust
+
+from pipeline.kafka import topics
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.stream import agents, consumer
+from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
+
+
+def make_app(settings: Settings, services: Services) -> faust.App:
+    settings.worker_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap.replace(',', ';kafka://')}",
+        store="rocksdb://",
+        datadir=str(settings.worker_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
+        producer_acks=-1,
+        producer_linger=0.01,  # rows and changelog records go out in batches, not one request each
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # Faust's default (1,000,000) is below our limits
+        stream_wait_empty=True,
+        web_enabled=True,
+        web_bind=settings.http_host,
+        web_port=settings.http_port,
+        web_tables_enabled=False,
+    )
+    consumer.install(app)
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
+           "partitions": settings.partitions}
+    agents.register(app, app.topic(topics.EVENTS, **raw), app.topic(topics.DEAD_LETTERS, **raw),
+                    app.topic(topics.ROWS, **raw), services)
+    return app
