@@ -8,10 +8,13 @@ input: the caller scores inbound messages (see :func:`message_score`).
   segments, banned) keeps its value with a stamp (event time, event_id) and the larger stamp
   wins, so arrival order does not matter. Profile updates never overwrite with an empty/None
   value; an admin ``name_edited``/``email_edited`` to "" clears the field (it is a deliberate edit).
-* Idempotency: an event whose ``event_id`` was already applied changes nothing. An id is
-  remembered until the user's watermark (latest event time seen, any kind) has moved more than
-  ``grace`` past the moment the id was applied, and at most :data:`DEDUPE_LIMIT` ids per user
-  (the most recently applied are kept). The first applied copy of an id wins.
+* Idempotency: an event whose ``event_id`` was already applied changes nothing, however old it is
+  and however late its copy comes. The state remembers the ids of its recent events: those within
+  ``grace`` of the watermark (latest event time seen, any kind), at most :data:`DEDUPE_LIMIT` (the
+  newest by event time). Older ids are forgotten, and ``forgotten_ms`` is the latest event time
+  among them: an event at or before it that the state does not remember is looked up with
+  ``known(event_id)``, the caller's durable index of every id it folded (the stream's table).
+  So the index is read only for late events, which are rare. The first applied copy of an id wins.
 * Deletion (``user_deleted`` at time d) erases the user: everything applied so far is reset —
   including events timed after d that happened to arrive before the deletion (erasure wins) —
   and later-arriving events timed at or before d are ignored. Events timed after d are folded
@@ -35,7 +38,7 @@ from schemas.events import (PROFILE_FIELDS, AttributeRemoved, AttributeSet, Butt
                             Event, Message, NameEdited, ProfileUpdate, SegmentAdded, SegmentRemoved,
                             TagAdded, TagRemoved, UserBanned, UserDeleted, UserUnbanned)
 
-DEDUPE_LIMIT = 1000  # event ids remembered per user
+DEDUPE_LIMIT = 256  # event ids remembered in a user's state (the newest); older ones: the caller's index
 CAPTURE_LIMIT = 50  # recent profile updates kept to describe the last session
 
 
@@ -81,8 +84,9 @@ class UserState:
     last_session_profile: Mapping[str, str] = field(default_factory=dict)
     deleted_at_ms: int | None = None
     revived: bool = False
-    seen: Mapping[str, int] = field(default_factory=dict)  # event_id -> watermark when applied
+    seen: Mapping[str, int] = field(default_factory=dict)  # event_id -> its event time, for recent events
     watermark_ms: int | None = None
+    forgotten_ms: int | None = None  # the latest event time of an id no longer in `seen`
 
     @property
     def is_deleted(self) -> bool:
@@ -173,7 +177,7 @@ def _ban(value: bool) -> Handler:
 def _deleted(state, event: UserDeleted, at, sentiment, config):
     removed = tuple(s.id for s in state.sessions.open)
     fresh = UserState(bot_id=state.bot_id, user_id=state.user_id, deleted_at_ms=at,
-                      seen=state.seen, watermark_ms=state.watermark_ms)
+                      seen=state.seen, watermark_ms=state.watermark_ms, forgotten_ms=state.forgotten_ms)
     return fresh, SessionChange(removed=removed)
 
 
@@ -195,16 +199,31 @@ _HANDLERS: dict[type, Handler] = {
 }
 
 
-def step(state: UserState, event: Event, *, sentiment: float | None, window: timedelta,
-         grace: timedelta) -> tuple[UserState, SessionChange]:
-    """Apply one event; also say which session row to upsert and which session ids to delete."""
-    if event.event_id in state.seen:
+def nothing_known(event_id: str) -> bool:
+    """The id index of a caller that keeps none (the batch path folds distinct events)."""
+    return False
+
+
+def already_applied(state: UserState, event_id: str, at_ms: int, known: Callable[[str], bool]) -> bool:
+    """Remembered by the state, or older than what it forgets and in the caller's index."""
+    if event_id in state.seen:
+        return True
+    return state.forgotten_ms is not None and at_ms <= state.forgotten_ms and known(event_id)
+
+
+def step(state: UserState, event: Event, *, sentiment: float | None, window: timedelta, grace: timedelta,
+         known: Callable[[str], bool] = nothing_known) -> tuple[UserState, SessionChange]:
+    """Apply one event; also say which session row to upsert and which session ids to delete.
+
+    `known(event_id)`: whether the caller's index holds an id of this user (asked only for late events).
+    """
+    at = to_ms(event.occurred_at)
+    if already_applied(state, event.event_id, at, known):
         return state, NO_CHANGE
     config = SessionConfig(window=window, grace=grace)
-    at = to_ms(event.occurred_at)
     watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
     state = replace(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
-                    seen={**state.seen, event.event_id: watermark})
+                    seen={**state.seen, event.event_id: at})
     if state.deleted_at_ms is not None and at <= state.deleted_at_ms:
         return _prune(state, config), NO_CHANGE  # erased, or older than an erasure
     if isinstance(event, Message | ButtonClick | ProfileUpdate):
@@ -214,19 +233,17 @@ def step(state: UserState, event: Event, *, sentiment: float | None, window: tim
     return _prune(state, config), change
 
 
-def apply(state: UserState, event: Event, *, sentiment: float | None, window: timedelta,
-          grace: timedelta) -> UserState:
+def apply(state: UserState, event: Event, *, sentiment: float | None, window: timedelta, grace: timedelta,
+          known: Callable[[str], bool] = nothing_known) -> UserState:
     """The fold step: ``sentiment`` is the message's compound score (None if not scored)."""
-    return step(state, event, sentiment=sentiment, window=window, grace=grace)[0]
+    return step(state, event, sentiment=sentiment, window=window, grace=grace, known=known)[0]
 
 
 def _prune(state: UserState, config: SessionConfig) -> UserState:
     """Forget what no in-grace event can need; recompute the last session's profile."""
     assert state.watermark_ms is not None
     horizon = state.watermark_ms - config.grace_ms
-    seen = {k: v for k, v in state.seen.items() if v >= horizon}
-    if len(seen) > DEDUPE_LIMIT:
-        seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-DEDUPE_LIMIT:])
+    seen, forgotten = _recent_ids(state.seen, horizon, state.forgotten_ms)
 
     def live(registers: Mapping[str, Stamped]) -> dict[str, Stamped]:
         return {k: s for k, s in registers.items() if s.value not in (None, False) or s.at_ms >= horizon}
@@ -234,9 +251,21 @@ def _prune(state: UserState, config: SessionConfig) -> UserState:
     first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
     keep_from = min(horizon, first_open) - config.window_ms
     captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
-    return replace(state, seen=seen, attributes=live(state.attributes), tags=live(state.tags),
+    return replace(state, seen=seen, forgotten_ms=forgotten, attributes=live(state.attributes), tags=live(state.tags),
                    segments=live(state.segments), captures=tuple(captures[-CAPTURE_LIMIT:]),
                    last_session_profile=_last_session_profile(state, captures, config.window_ms))
+
+
+def _recent_ids(seen: Mapping[str, int], horizon_ms: int, forgotten_ms: int | None) -> tuple[dict[str, int], int | None]:
+    """The ids to keep (within the horizon, the newest DEDUPE_LIMIT) and the latest time of those dropped."""
+    kept = {k: at for k, at in seen.items() if at >= horizon_ms}
+    dropped = [at for k, at in seen.items() if at < horizon_ms]
+    while len(kept) > DEDUPE_LIMIT:
+        oldest = min(kept, key=lambda k: (kept[k], k))
+        dropped.append(kept.pop(oldest))
+    if dropped:
+        forgotten_ms = max(dropped) if forgotten_ms is None else max(forgotten_ms, *dropped)
+    return kept, forgotten_ms
 
 
 def _last_session_profile(state: UserState, captures: list[Stamped], window_ms: int) -> dict[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from pipeline.core.aggregate import UserState, message_score, snapshot, step
+from pipeline.core.aggregate import UserState, message_score, nothing_known, snapshot, step
 from pipeline.core.sessionizer import Session, from_ms
 from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted
 
@@ -34,11 +34,14 @@ class Projected:
         return cls() if not data else cls(data["version"], UserState.from_dict(data["state"]))
 
 
-def project(current: Projected, event: Event, *, score: Score, window: timedelta,
-            grace: timedelta) -> tuple[Projected, list[Row]]:
-    """Fold one event; an event already folded (same event_id) changes nothing and yields no rows."""
+def project(current: Projected, event: Event, *, score: Score, window: timedelta, grace: timedelta,
+            known: Callable[[str], bool] = nothing_known) -> tuple[Projected, list[Row]]:
+    """Fold one event; an event already folded (same event_id) changes nothing and yields no rows.
+
+    `known(event_id)`: the caller's index of this user's folded ids, asked for late events only.
+    """
     sentiment = message_score(event, score)
-    state, change = step(current.state, event, sentiment=sentiment, window=window, grace=grace)
+    state, change = step(current.state, event, sentiment=sentiment, window=window, grace=grace, known=known)
     if state is current.state:
         return current, []
     version = current.version + 1

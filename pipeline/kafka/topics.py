@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from schemas.events import Event
 
 EVENTS = "chatlens-events"
@@ -18,6 +20,15 @@ COMPACTED = {BOT_SETTINGS, SEGMENTS, SCHEDULES}  # the latest value per key is t
 def event_key(event: Event) -> bytes:
     """One user's events share a key, so they share a partition and stay in order."""
     return f"{event.bot_id}:{event.user_id}".encode()
+
+
+def folded_key(event: Event) -> bytes:
+    """Where the users table remembers that this user's event was folded (the id index, beside the states).
+
+    Its leading NUL keeps it apart from the user keys (a bot id begins with a letter or digit); JSON keeps
+    the three parts apart whatever they hold.
+    """
+    return b"\x00" + json.dumps([event.bot_id, event.user_id, event.event_id], ensure_ascii=False).encode()
 
 
 def definition_key(bot_id: str, item_id: str) -> bytes:

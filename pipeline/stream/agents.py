@@ -29,6 +29,7 @@ from schemas.events import Event, to_json
 
 log = logging.getLogger(__name__)
 BREATH_SECONDS = 0.02  # the longest the projection holds the event loop between two records
+FOLDED = b"1"  # the id index's value: the key says it all
 
 
 async def _lost_letter(record: tuple[bytes | None, bytes], reason: str) -> None:
@@ -63,7 +64,9 @@ async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: 
 def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.TopicT, rows_topic: faust.TopicT,
              services: Services) -> None:
     settings = services.settings
-    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.kafka.codecs.encode_state)
+    # keys are the events' own Kafka keys, values the user's encoded state (pipeline.kafka.codecs.encode_state);
+    # and the id index: topics.folded_key(event) -> b"1" for every event folded. Both in one table, so in one
+    # changelog partition per user, in order: a state on the changelog implies the ids written before it.
     table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
                       partitions=settings.partitions)
     status = services.agents.setdefault("user-projection", SinkStatus())
@@ -85,8 +88,13 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         on_partition_of(message)
         return decode_state(table.get(key))
 
+    def indexed(message: faust.EventT, key: bytes) -> bool:
+        on_partition_of(message)
+        return table.get(key) is not None
+
     async def project_batch(batch: list[faust.EventT]) -> None:
-        folder = BatchFolder(load, score=score, window_for=services.window_for, grace=services.grace)
+        folder = BatchFolder(load, score=score, window_for=services.window_for, grace=services.grace,
+                             indexed=indexed)
         breath = time.monotonic()
         for message in batch:
             folder.add(message, message.value)
@@ -101,8 +109,12 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
         await stream_sends.send_all(send_row, row_records(coalesce(folded.rows)), status=status,
                                     on_refused=refuse_rows)
-        for key, (message, state) in folded.states.items():
+        # The ids before the states: a state that forgets an id is never on the changelog without it.
+        for message, key in folded.folded:
             on_partition_of(message)  # the table's partition is the user's events' partition
+            table[key] = FOLDED
+        for key, (message, state) in folded.states.items():
+            on_partition_of(message)
             table[key] = state
 
     @app.agent(events_topic, name="user-projection", concurrency=1)

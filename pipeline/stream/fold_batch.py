@@ -39,24 +39,29 @@ class FoldedBatch(Generic[Ref]):
     # state), for the users that changed
     rows: list[Row] = field(default_factory=list)
     refused: list[Refused[Ref]] = field(default_factory=list)
+    folded: list[tuple[Ref, bytes]] = field(default_factory=list)  # (record, id-index key) of every event taken,
+    # copies included: a replay after a crash writes again what the crash may have lost
 
 
 class BatchFolder(Generic[Ref]):
     """Folds records (ref, JSON value) one at a time, in order; `finish` gives the batch's outcome.
 
     One record at a time so that the caller can let its event loop breathe between records (a long
-    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch.
+    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch;
+    `indexed(ref, key)` whether the id index holds a key of topics.folded_key (asked for late events only).
     """
 
     def __init__(self, load: Callable[[Ref, bytes], Projected], *, score: Score,
-                 window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES):
+                 window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES,
+                 indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False):
         self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
-        self.max_state_bytes = max_state_bytes
+        self.max_state_bytes, self.indexed = max_state_bytes, indexed
+        self._folded: dict[bytes, None] = {}   # id-index keys of this batch, in order
         self.refused: list[Refused[Ref]] = []
         self._current: dict[bytes, Projected] = {}
         self._loaded: dict[bytes, Projected] = {}
         self._rows: dict[bytes, list[Row]] = {}
-        self._taken: dict[bytes, list[tuple[Ref, bytes, str]]] = {}
+        self._taken: dict[bytes, list[tuple[Ref, bytes, str, bytes]]] = {}  # user key -> (ref, value, bot, id key)
 
     def add(self, ref: Ref, value: bytes) -> None:
         try:
@@ -67,9 +72,11 @@ class BatchFolder(Generic[Ref]):
         key = topics.event_key(event)
         if key not in self._current:
             self._current[key] = self._loaded[key] = self.load(ref, key)
+        id_key = topics.folded_key(event)
         try:
             folded, new_rows = project(self._current[key], event, score=self.score, grace=self.grace,
-                                       window=self.window_for(event.bot_id))
+                                       window=self.window_for(event.bot_id),
+                                       known=lambda _: id_key in self._folded or self.indexed(ref, id_key))
             if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > self.max_state_bytes:
                 raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
                                     "(too many or too long attributes, tags, segments or profile values)")
@@ -78,30 +85,34 @@ class BatchFolder(Generic[Ref]):
             return
         self._current[key] = folded
         self._rows.setdefault(key, []).extend(new_rows)
-        self._taken.setdefault(key, []).append((ref, value, event.bot_id))
+        self._taken.setdefault(key, []).append((ref, value, event.bot_id, id_key))
+        self._folded[id_key] = None
 
     def finish(self) -> FoldedBatch[Ref]:
         batch: FoldedBatch[Ref] = FoldedBatch(refused=self.refused)
         for key, projected in self._current.items():
-            if projected is self._loaded[key]:
+            taken = self._taken.get(key, [])
+            if projected is self._loaded[key]:  # copies only: nothing changed, their ids are indexed again
+                batch.folded += [(ref, id_key) for ref, _, _, id_key in taken]
                 continue
             encoded = encode_state(projected)
-            taken = self._taken[key]
             if len(encoded) > MAX_RECORD_BYTES:  # only a state grown by many events of one batch gets here
                 batch.refused += [Refused(ref, bot_id, value, [f"not processed: the user's state would exceed "
                                                                f"{MAX_RECORD_BYTES:,} bytes"])
-                                  for ref, value, bot_id in taken]
+                                  for ref, value, bot_id, _ in taken]
                 continue
             batch.states[key] = (taken[-1][0], encoded)
             batch.rows += self._rows.get(key, [])
+            batch.folded += [(ref, id_key) for ref, _, _, id_key in taken]
         return batch
 
 
 def fold_batch(records: Iterable[tuple[Ref, bytes]], load: Callable[[Ref, bytes], Projected], *, score: Score,
-               window_for: Callable[[str], timedelta], grace: timedelta,
-               max_state_bytes: int = MAX_STATE_BYTES) -> FoldedBatch[Ref]:
+               window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES,
+               indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False) -> FoldedBatch[Ref]:
     """The whole batch at once (tests, tools)."""
-    folder = BatchFolder(load, score=score, window_for=window_for, grace=grace, max_state_bytes=max_state_bytes)
+    folder = BatchFolder(load, score=score, window_for=window_for, grace=grace, max_state_bytes=max_state_bytes,
+                         indexed=indexed)
     for ref, value in records:
         folder.add(ref, value)
     return folder.finish()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pipeline.core.aggregate import (DEDUPE_LIMIT, UserState, apply, message_score, rebuild, snapshot,
                                 step)
-from pipeline.core.sessionizer import NO_CHANGE
+from pipeline.core.sessionizer import NO_CHANGE, to_ms
 from schemas.events import (AttributeRemoved, AttributeSet, ButtonClick, EmailEdited, Message,
                             NameEdited, Profile, ProfileUpdate, SegmentAdded, SegmentRemoved, TagAdded,
                             TagRemoved, UserBanned, UserDeleted, UserUnbanned)
@@ -100,12 +100,18 @@ def test_duplicate_event_is_counted_once():
     assert again == (state, NO_CHANGE)
 
 
-def test_dedupe_memory_forgets_ids_once_the_watermark_moves_past_grace():
+def test_the_state_forgets_ids_past_grace_and_asks_the_index_for_copies_older_than_it_remembers():
     state = fold([said("m1", 0), said("m2", 61)])
 
-    assert "m1" not in state.seen
+    assert "m1" not in state.seen and state.forgotten_ms == to_ms(at(0))
     assert row([said("m1", 0), said("m2", 60), said("m1", 0)])["messages_sent"] == 2
-    assert snapshot(fold([said("m1", 0)], state))["messages_sent"] == 3  # forgotten: counted again
+    asked = []
+    again = apply(state, said("m1", 0), sentiment=0.25, window=WINDOW, grace=GRACE,
+                  known=lambda event_id: asked.append(event_id) or event_id == "m1")
+    assert again == state and asked == ["m1"]
+    assert snapshot(fold([said("m1", 0)], state))["messages_sent"] == 3  # no index (known: never): counted again
+    apply(state, said("m3", 62), sentiment=0.25, window=WINDOW, grace=GRACE, known=asked.append)
+    assert asked == ["m1"]  # newer than what the state forgot: the index is not asked
 
 
 def test_dedupe_memory_is_bounded():
