@@ -22,13 +22,13 @@ def event_key(event: Event) -> bytes:
     return f"{event.bot_id}:{event.user_id}".encode()
 
 
-def folded_key(event: Event) -> bytes:
-    """Where the users table remembers that this user's event was folded (the id index, beside the states).
+def folded_key(bot_id: str, user_id: str, event_id: str) -> bytes:
+    """Where the users table remembers a folded event that the user's state forgot (the id index).
 
     Its leading NUL keeps it apart from the user keys (a bot id begins with a letter or digit); JSON keeps
     the three parts apart whatever they hold.
     """
-    return b"\x00" + json.dumps([event.bot_id, event.user_id, event.event_id], ensure_ascii=False).encode()
+    return b"\x00" + json.dumps([bot_id, user_id, event_id], ensure_ascii=False).encode()
 
 
 def definition_key(bot_id: str, item_id: str) -> bytes:

@@ -65,8 +65,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
              services: Services) -> None:
     settings = services.settings
     # keys are the events' own Kafka keys, values the user's encoded state (pipeline.kafka.codecs.encode_state);
-    # and the id index: topics.folded_key(event) -> b"1" for every event folded. Both in one table, so in one
-    # changelog partition per user, in order: a state on the changelog implies the ids written before it.
+    # and the id index: topics.folded_key(...) -> b"1" for every folded id a state forgot. Both in one table, so
+    # in one changelog partition per user, in order: a state on the changelog implies the ids written before it.
     table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
                       partitions=settings.partitions)
     status = services.agents.setdefault("user-projection", SinkStatus())
@@ -110,7 +110,7 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         await stream_sends.send_all(send_row, row_records(coalesce(folded.rows)), status=status,
                                     on_refused=refuse_rows)
         # The ids before the states: a state that forgets an id is never on the changelog without it.
-        for message, key in folded.folded:
+        for message, key in folded.forgotten:
             on_partition_of(message)  # the table's partition is the user's events' partition
             table[key] = FOLDED
         for key, (message, state) in folded.states.items():

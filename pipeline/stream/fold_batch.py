@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from pipeline.core.projection import Projected, Row, Score, project
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import encode_state
-from schemas.events import (AttributeSet, EmailEdited, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
+from schemas.events import (AttributeSet, EmailEdited, Event, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
                             TagAdded, parse_event)
 from schemas.limits import MAX_RECORD_BYTES, MAX_STATE_BYTES
 
@@ -39,8 +39,8 @@ class FoldedBatch(Generic[Ref]):
     # state), for the users that changed
     rows: list[Row] = field(default_factory=list)
     refused: list[Refused[Ref]] = field(default_factory=list)
-    folded: list[tuple[Ref, bytes]] = field(default_factory=list)  # (record, id-index key) of every event taken,
-    # copies included: a replay after a crash writes again what the crash may have lost
+    forgotten: list[tuple[Ref, bytes]] = field(default_factory=list)  # (a record of the user, id-index key) of
+    # every id the new states no longer remember: the index must have them before the states are written
 
 
 class BatchFolder(Generic[Ref]):
@@ -49,6 +49,8 @@ class BatchFolder(Generic[Ref]):
     One record at a time so that the caller can let its event loop breathe between records (a long
     text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch;
     `indexed(ref, key)` whether the id index holds a key of topics.folded_key (asked for late events only).
+    An id goes into the index when the user's state forgets it, so in-order traffic of users whose recent
+    ids fit in their state writes nothing there.
     """
 
     def __init__(self, load: Callable[[Ref, bytes], Projected], *, score: Score,
@@ -56,12 +58,12 @@ class BatchFolder(Generic[Ref]):
                  indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False):
         self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
         self.max_state_bytes, self.indexed = max_state_bytes, indexed
-        self._folded: dict[bytes, None] = {}   # id-index keys of this batch, in order
+        self._folded: set[bytes] = set()   # id-index keys of the events folded in this batch
         self.refused: list[Refused[Ref]] = []
         self._current: dict[bytes, Projected] = {}
         self._loaded: dict[bytes, Projected] = {}
         self._rows: dict[bytes, list[Row]] = {}
-        self._taken: dict[bytes, list[tuple[Ref, bytes, str, bytes]]] = {}  # user key -> (ref, value, bot, id key)
+        self._taken: dict[bytes, list[tuple[Ref, bytes, Event]]] = {}  # user key -> (ref, value, event)
 
     def add(self, ref: Ref, value: bytes) -> None:
         try:
@@ -72,11 +74,11 @@ class BatchFolder(Generic[Ref]):
         key = topics.event_key(event)
         if key not in self._current:
             self._current[key] = self._loaded[key] = self.load(ref, key)
-        id_key = topics.folded_key(event)
+        id_key = topics.folded_key(event.bot_id, event.user_id, event.event_id)
         try:
             folded, new_rows = project(self._current[key], event, score=self.score, grace=self.grace,
                                        window=self.window_for(event.bot_id),
-                                       known=lambda _: id_key in self._folded or self.indexed(ref, id_key))
+                                       known=lambda event_id: self._known(key, event_id, ref, id_key))
             if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > self.max_state_bytes:
                 raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
                                     "(too many or too long attributes, tags, segments or profile values)")
@@ -85,25 +87,32 @@ class BatchFolder(Generic[Ref]):
             return
         self._current[key] = folded
         self._rows.setdefault(key, []).extend(new_rows)
-        self._taken.setdefault(key, []).append((ref, value, event.bot_id, id_key))
-        self._folded[id_key] = None
+        self._taken.setdefault(key, []).append((ref, value, event))
+        self._folded.add(id_key)
+
+    def _known(self, key: bytes, event_id: str, ref: Ref, id_key: bytes) -> bool:
+        """Folded before, though the state at hand forgot it: in this batch, in the state the batch began
+        with (forgotten during the batch, indexed only when it ends), or in the index."""
+        return id_key in self._folded or event_id in self._loaded[key].state.seen or self.indexed(ref, id_key)
 
     def finish(self) -> FoldedBatch[Ref]:
         batch: FoldedBatch[Ref] = FoldedBatch(refused=self.refused)
         for key, projected in self._current.items():
-            taken = self._taken.get(key, [])
-            if projected is self._loaded[key]:  # copies only: nothing changed, their ids are indexed again
-                batch.folded += [(ref, id_key) for ref, _, _, id_key in taken]
+            if projected is self._loaded[key]:
                 continue
             encoded = encode_state(projected)
+            taken = self._taken[key]
             if len(encoded) > MAX_RECORD_BYTES:  # only a state grown by many events of one batch gets here
-                batch.refused += [Refused(ref, bot_id, value, [f"not processed: the user's state would exceed "
-                                                               f"{MAX_RECORD_BYTES:,} bytes"])
-                                  for ref, value, bot_id, _ in taken]
+                batch.refused += [Refused(ref, event.bot_id, value, [f"not processed: the user's state would "
+                                                                     f"exceed {MAX_RECORD_BYTES:,} bytes"])
+                                  for ref, value, event in taken]
                 continue
-            batch.states[key] = (taken[-1][0], encoded)
+            last, state = taken[-1][0], projected.state
+            remembered = self._loaded[key].state.seen.keys() | {event.event_id for _, _, event in taken}
+            batch.forgotten += [(last, topics.folded_key(state.bot_id, state.user_id, event_id))
+                                for event_id in sorted(remembered - state.seen.keys())]
+            batch.states[key] = (last, encoded)
             batch.rows += self._rows.get(key, [])
-            batch.folded += [(ref, id_key) for ref, _, _, id_key in taken]
         return batch
 
 

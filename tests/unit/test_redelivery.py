@@ -44,7 +44,7 @@ class Stream:
                             lambda _, key: decode_state(self.table.get(key)), score=score,
                             window_for=lambda _: WINDOW, grace=GRACE, indexed=lambda _, key: key in self.table)
         assert folded.refused == []
-        self.table.update({key: b"1" for _, key in folded.folded})
+        self.table.update({key: b"1" for _, key in folded.forgotten})
         self.table.update({key: state for key, (_, state) in folded.states.items()})
         self.rows += folded.rows
 
@@ -104,6 +104,10 @@ def test_the_index_is_asked_only_for_events_older_than_what_the_state_forgot():
                         score=score, window_for=lambda _: WINDOW, grace=GRACE,
                         indexed=lambda _, key: asked.append(key) or False)
     assert asked == []  # in-order traffic never reads the index, however busy the user
+    assert {key for _, key in folded.forgotten} == {b'\x00["demo", "telegram:42", "m%d"]' % i for i in range(50)}
+    few = fold_batch([(None, json.dumps(e).encode()) for e in in_order[:10]], lambda _, key: Projected(),
+                     score=score, window_for=lambda _: WINDOW, grace=GRACE)
+    assert few.forgotten == []   # ids the state still remembers are not written to the index
     state = decode_state(folded.states[b"demo:telegram:42"][1]).state
     assert len(state.seen) == DEDUPE_LIMIT and "m0" not in state.seen
     stream.consume(in_order)
