@@ -9,7 +9,7 @@ chDB backend is synchronous; async callers go through `asyncio.to_thread`.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Iterable, Protocol
 
 import clickhouse_connect

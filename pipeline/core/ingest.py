@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from schemas.channels import PARSERS, PayloadError, slack
 from schemas.events import Event, EventTooLarge, InvalidEvent, parse_event
-from schemas.limits import MAX_EVENTS_PER_REQUEST
+from schemas.limits import MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST
 
 EVENTS_API = "events-api"
 WEBHOOK = "webhook:"
@@ -34,6 +34,8 @@ def webhook_source(channel: str) -> str:
 def read_request(source: str, body: bytes, content_type: str, bot_id: str, received_at: datetime) -> Ingested:
     """The events a body holds for `bot_id`; raises PayloadError or InvalidEvent (EventTooLarge) naming why."""
     if source == EVENTS_API:
+        if len(body) > MAX_EVENTS_BODY_BYTES:
+            raise EventTooLarge([f"body: at most {MAX_EVENTS_BODY_BYTES:,} bytes per request (got {len(body):,})"])
         return Ingested(events_for_bot(body, bot_id, received_at))
     channel = source.removeprefix(WEBHOOK)
     if not source.startswith(WEBHOOK) or channel not in PARSERS:

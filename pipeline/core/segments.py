@@ -9,7 +9,6 @@ an older record of the same segment afterwards.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -50,14 +49,6 @@ class SegmentChange:
     segment_id: str
     segment: Segment | None
     at: datetime | None          # updated_at of the record; None for a Kafka tombstone (always applies)
-
-
-def encode(segment: Segment) -> bytes:
-    return segment.model_dump_json().encode()
-
-
-def encode_deletion(segment_id: str, at: datetime) -> bytes:
-    return json.dumps({"segment_id": segment_id, "deleted": True, "updated_at": at.isoformat()}).encode()
 
 
 class SegmentRegistry:

@@ -28,7 +28,7 @@ from pipeline.core.segments import SegmentChange, SegmentError
 from pipeline.kafka.topics import split_definition_key
 from queries.projections import TIME_COLUMNS
 from schemas.bot_settings import BotSettings
-from schemas.events import Event, parse_event, to_checked_json
+from schemas.events import parse_event, to_checked_json
 from schemas.limits import MAX_RECORD_BYTES
 from schemas.segments import Segment
 
@@ -115,6 +115,14 @@ def encode_segment(segment: Segment) -> bytes:
 def encode_segment_deletion(segment_id: str, at: datetime) -> bytes:
     """A dated deletion (not a tombstone), so a registry keeps it against older records of the segment."""
     return json.dumps({"segment_id": segment_id, "deleted": True, "updated_at": at.isoformat()}).encode()
+
+
+def encode_segment_change(change: SegmentChange) -> bytes:
+    """A definition, or a dated deletion (`change.segment` None, `change.at` its time)."""
+    if change.segment is None:
+        assert change.at is not None, "a deletion record carries its time"
+        return encode_segment_deletion(change.segment_id, change.at)
+    return encode_segment(change.segment)
 
 
 def decode_segment(record: Any) -> SegmentChange:

@@ -13,7 +13,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from pipeline.kafka import topics
-from pipeline.kafka.codecs import encode_bot_settings, encode_events, encode_letter, encode_run, encode_schedule
+from pipeline.core.segments import SegmentChange
+from pipeline.kafka.codecs import (encode_bot_settings, encode_events, encode_letter, encode_run, encode_schedule,
+                                   encode_segment_change)
 from schemas.events import Event, utc_now
 from schemas.limits import MAX_RECORD_BYTES, PRODUCER_MAX_REQUEST_BYTES
 
@@ -31,7 +33,7 @@ class Publisher(Protocol):
 
     async def bot_settings(self, bot_id: str, values: dict) -> None: ...
 
-    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None: ...
+    async def segment(self, change: SegmentChange) -> None: ...
 
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         """Publish a schedule's definition; None deletes it (a tombstone)."""
@@ -116,8 +118,9 @@ class KafkaPublisher:
     async def bot_settings(self, bot_id: str, values: dict) -> None:
         await self._send_all([(topics.BOT_SETTINGS, bot_id.encode(), encode_bot_settings(values))])
 
-    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
-        await self._send_all([(topics.SEGMENTS, topics.definition_key(bot_id, segment_id), record)])
+    async def segment(self, change: SegmentChange) -> None:
+        await self._send_all([(topics.SEGMENTS, topics.definition_key(change.bot_id, change.segment_id),
+                               encode_segment_change(change))])
 
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         await self._send_all([(topics.SCHEDULES, topics.definition_key(bot_id, schedule_id),
@@ -161,9 +164,9 @@ class MemoryPublisher:
         await self.ping()
         self.settings.append((bot_id, values))
 
-    async def segment(self, bot_id: str, segment_id: str, record: bytes) -> None:
+    async def segment(self, change: SegmentChange) -> None:
         await self.ping()
-        self.segments.append((topics.definition_key(bot_id, segment_id), record))
+        self.segments.append((topics.definition_key(change.bot_id, change.segment_id), encode_segment_change(change)))
 
     async def schedule(self, bot_id: str, schedule_id: str, definition: dict | None) -> None:
         await self.ping()

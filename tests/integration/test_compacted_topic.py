@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from pipeline.core import segments
+from pipeline.core.segments import SegmentChange
 from pipeline.kafka import codecs, compacted, topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
@@ -74,9 +75,10 @@ def test_segment_definitions_published_by_a_worker_read_back_into_a_registry(kaf
         publisher = KafkaPublisher(kafka_broker.bootstrap, 10)
         await publisher.start()
         try:
-            await publisher.segment(bot, "vip", codecs.encode_segment(defined))
-            await publisher.segment(bot, "old", codecs.encode_segment(defined.model_copy(update={"segment_id": "old"})))
-            await publisher.segment(bot, "old", codecs.encode_segment_deletion("old", at))
+            await publisher.segment(SegmentChange(bot, "vip", defined, defined.updated_at))
+            old = defined.model_copy(update={"segment_id": "old"})
+            await publisher.segment(SegmentChange(bot, "old", old, old.updated_at))
+            await publisher.segment(SegmentChange(bot, "old", None, at))
         finally:
             await publisher.stop()
         registry = segments.SegmentRegistry()

@@ -9,21 +9,18 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
 
 import pytest
-from fastapi import FastAPI, Header
-from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from consumers.export_jobs import INTERRUPTED
 from queries.export import format_datetime
-from pipeline.core.bots import Bot, load_bots
-from pipeline.http.exports import ThreadedChunks, add_export_routes
+from pipeline.core.bots import load_bots
+from pipeline.http.app import create_api
+from pipeline.http.exports import ThreadedChunks
 from pipeline.kafka.publisher import MemoryPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.http.app import ApiError, require
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bots.example.toml"
 AUTH = {"Authorization": "Bearer demo-api-key-change-me"}
@@ -37,17 +34,7 @@ def services(tmp_path) -> Services:
 
 @pytest.fixture
 def client(services):
-    api = FastAPI()
-    api.add_exception_handler(ApiError, lambda _, e: JSONResponse(e.detail, status_code=e.status_code))
-
-    def authorized_bot(bot_id: str, authorization: Annotated[str | None, Header()] = None) -> Bot:
-        bot = services.bots.get(bot_id)
-        if bot is None or not bot.accepts_key((authorization or "").removeprefix("Bearer ")):
-            raise ApiError(401, "unauthorized", "unknown bot or wrong API key")
-        return bot
-
-    add_export_routes(api, services, authorized_bot, require, ApiError)
-    with TestClient(api) as client:
+    with TestClient(create_api(services)) as client:
         yield client
 
 
