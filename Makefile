@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(VENV)/.kafka-jars
-BOTS_FILE := $(if $(wildcard bots.toml),bots.toml,bots.example.toml)
 
 .PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser clean kafka-start kafka-stop
 
@@ -36,8 +35,7 @@ setup-browser:
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
 
 run: setup
-	CHATLENS_BOTS_FILE=$${CHATLENS_BOTS_FILE:-$(BOTS_FILE)} CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} \
-		$(BIN)/chatlens run
+	CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} $(BIN)/chatlens run
 
 # The layers of the house (import-linter contracts in pyproject.toml): a broken contract fails `make test`.
 architecture: setup

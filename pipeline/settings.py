@@ -9,6 +9,15 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+BOTS_FILES = (Path("bots.toml"), Path("bots.example.toml"))  # yours, else the example's demo bot
+
+
+def default_bots_file() -> Path:
+    """bots.toml when there is one (in the working directory), else bots.example.toml: `make run` and every
+    CLI command read the same file on a fresh clone."""
+    return next((path for path in BOTS_FILES if path.exists()), BOTS_FILES[0])
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -21,7 +30,7 @@ class Settings(BaseSettings):
     clickhouse_url: str | None = Field(None, validation_alias="CLICKHOUSE_URL",
                                        description="chdb:///path or http(s)://user:pass@host:port/db; "
                                                    "unset = chdb:///<data dir>/chdb")
-    bots_file: Path = Field(Path("bots.toml"), validation_alias="CHATLENS_BOTS_FILE")
+    bots_file: Path = Field(default_factory=default_bots_file, validation_alias="CHATLENS_BOTS_FILE")
     http_host: str = Field("127.0.0.1", validation_alias="CHATLENS_HTTP_HOST")
     http_port: int = Field(8080, ge=1, le=65535, validation_alias="CHATLENS_HTTP_PORT")
     admin_key: str | None = Field(None, validation_alias="CHATLENS_ADMIN_KEY",

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import httpx
 
+from pipeline.cli.common import bot_client, console, where_filter
 from schemas.exports import DIRECT_LIMIT
 
 POLL_SECONDS = 0.5
@@ -36,7 +37,6 @@ def export(bot_id: str, conditions: tuple[str, ...], match_any: bool, user_ids: 
     Up to 10,000 users download at once; a larger export runs on the worker as a job, followed here
     with a progress bar and downloaded when it is done. The file appears only when complete.
     """
-    from pipeline.cli.main import _bot_client, console, where_filter
 
     if sum(map(bool, (user_ids, conditions, segment))) > 1:
         raise click.UsageError("choose users one way: --where conditions, --user-id ids or --segment")
@@ -46,7 +46,7 @@ def export(bot_id: str, conditions: tuple[str, ...], match_any: bool, user_ids: 
         body["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
     if direct_limit is not None:
         body["direct_limit"] = direct_limit
-    base, headers = _bot_client(bot_id)
+    base, headers = bot_client(bot_id)
     url = f"{base}/v1/bots/{bot_id}/exports"
     try:
         with httpx.stream("POST", url, json=body, headers=headers, timeout=httpx.Timeout(60, read=300)) as response:

@@ -8,6 +8,7 @@ import time
 import click
 from rich.table import Table
 
+from pipeline.cli.common import bot_client, call, console
 from pipeline.core.schedules import MAX_ATTEMPTS
 
 POLL_SECONDS = 1.0
@@ -17,10 +18,9 @@ AS_JSON = click.option("--json", "as_json", is_flag=True, help="print the API's 
 
 def _api(bot_id: str):
     """(call, base URL of the bot's schedules): call(method, path, **httpx arguments) -> JSON or a clear error."""
-    from pipeline.cli.main import _bot_client, _call
-    base, headers = _bot_client(bot_id)
+    base, headers = bot_client(bot_id)
     root = f"{base}/v1/bots/{bot_id}/schedules"
-    return (lambda method, path="", **kwargs: _call(method, f"{root}{path}", headers, **kwargs)), root
+    return (lambda method, path="", **kwargs: call(method, f"{root}{path}", headers, **kwargs)), root
 
 
 def _print(data: dict) -> None:
@@ -49,7 +49,6 @@ def schedules() -> None:
 @AS_JSON
 def schedules_list(bot_id: str, as_json: bool) -> None:
     """The bot's schedules with their latest run."""
-    from pipeline.cli.main import console
     call, _ = _api(bot_id)
     found = call("GET")
     if as_json:
@@ -77,7 +76,6 @@ def schedules_add(segment: str, cron: str, columns: str | None, destination: str
     \b
     Example: chatlens schedules add newsletter --cron '*/15 * * * *' --destination exports/newsletter
     """
-    from pipeline.cli.main import console
     body: dict = {"segment": segment, "cron": cron}
     if columns:
         body["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
@@ -96,7 +94,6 @@ def schedules_add(segment: str, cron: str, columns: str | None, destination: str
 @BOT
 def schedules_remove(schedule_id: str, bot_id: str) -> None:
     """Delete a schedule (files already written and the history stay)."""
-    from pipeline.cli.main import console
     call, _ = _api(bot_id)
     call("DELETE", f"/{schedule_id}")
     console.print(f"schedule {schedule_id} removed")
@@ -109,7 +106,6 @@ def schedules_remove(schedule_id: str, bot_id: str) -> None:
 @BOT
 def schedules_run_now(schedule_id: str, wait: bool, timeout: float, bot_id: str) -> None:
     """Run a schedule now, outside its cron times (the file carries this time and '-manual-<id>')."""
-    from pipeline.cli.main import console
     call, _ = _api(bot_id)
     run = call("POST", f"/{schedule_id}/run")
     console.print(f"run {run['run_id']} requested → {run['file']}")
@@ -137,7 +133,6 @@ def schedules_run_now(schedule_id: str, wait: bool, timeout: float, bot_id: str)
 @AS_JSON
 def schedules_history(schedule_id: str, limit: int, bot_id: str, as_json: bool) -> None:
     """The schedule's runs, newest first: one line per attempt with rows, file and error."""
-    from pipeline.cli.main import console
     call, _ = _api(bot_id)
     found = call("GET", f"/{schedule_id}/runs", params={"limit": limit})
     if as_json:

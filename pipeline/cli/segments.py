@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 import click
 from rich.table import Table
+from pipeline.cli.common import bot_client, call, console, search_users, where_filter
+from schemas.segments import members_filter
 
 BOT = click.option("--bot", "bot_id", default="demo", show_default=True, help="bot of CHATLENS_BOTS_FILE")
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
@@ -20,9 +22,8 @@ ANY = click.option("--any", "match_any", is_flag=True, help="match any --where c
 
 
 def _request(method: str, bot_id: str, path: str = "", **kwargs) -> dict:
-    from pipeline.cli.main import _bot_client, _call
-    base, headers = _bot_client(bot_id)
-    return _call(method, f"{base}/v1/bots/{quote(bot_id, safe='')}/segments{path}", headers, **kwargs)
+    base, headers = bot_client(bot_id)
+    return call(method, f"{base}/v1/bots/{quote(bot_id, safe='')}/segments{path}", headers, **kwargs)
 
 
 def _path(segment_id: str) -> str:
@@ -34,7 +35,6 @@ def _members(segment: dict) -> str:
 
 
 def _echo(segment: dict, as_json: bool, verb: str) -> None:
-    from pipeline.cli.main import console
     if as_json:
         click.echo(json.dumps(segment, ensure_ascii=False))
     else:
@@ -54,7 +54,6 @@ def segments() -> None:
 @AS_JSON
 def list_segments(bot_id: str, as_json: bool) -> None:
     """Every segment with its kind and current member count (also ids users carry that nothing defines)."""
-    from pipeline.cli.main import console
     found = _request("GET", bot_id)
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False))
@@ -82,7 +81,6 @@ def create(name: str, dynamic: bool, conditions: tuple[str, ...], match_any: boo
       chatlens segments create Newsletter
       chatlens segments create 'Pro in Poland' --dynamic --where 'attributes.plan = pro' --where 'country = PL'
     """
-    from pipeline.cli.main import where_filter
     if conditions and not dynamic:
         raise click.UsageError("--where makes a saved filter: add --dynamic")
     if dynamic and not conditions:
@@ -111,7 +109,6 @@ def rename(segment_id: str, name: str, bot_id: str, as_json: bool) -> None:
 @AS_JSON
 def set_filter(segment_id: str, conditions: tuple[str, ...], match_any: bool, bot_id: str, as_json: bool) -> None:
     """Replace the saved filter of dynamic segment ID with the --where conditions."""
-    from pipeline.cli.main import where_filter
     if not conditions:
         raise click.UsageError("give the new filter with --where (repeatable)")
     body = {"filter": where_filter(conditions, match_any)}
@@ -124,7 +121,6 @@ def set_filter(segment_id: str, conditions: tuple[str, ...], match_any: bool, bo
 @BOT
 def delete(segment_id: str, yes: bool, bot_id: str) -> None:
     """Delete segment ID. A static segment's members leave it first (segment_removed events)."""
-    from pipeline.cli.main import console
     if not yes:
         click.confirm(f"Delete segment {segment_id!r} (members of a static segment leave it)?", abort=True)
     result = _request("DELETE", bot_id, _path(segment_id))
@@ -139,8 +135,6 @@ def delete(segment_id: str, yes: bool, bot_id: str) -> None:
 @AS_JSON
 def members(segment_id: str, columns: str, limit: int, bot_id: str, as_json: bool) -> None:
     """List the members of segment ID: the filter `segments has ID` (for a dynamic one, its saved filter)."""
-    from pipeline.cli.main import search_users
-    from schemas.segments import members_filter
     request = {"filter": members_filter(segment_id).model_dump(mode="json"),
                "columns": [c.strip() for c in columns.split(",") if c.strip()], "limit": limit}
     search_users(bot_id, request, as_json)

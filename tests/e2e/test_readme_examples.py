@@ -96,3 +96,17 @@ def test_schedule_curl_examples_create_and_list_a_schedule(kafka_broker, make_wo
     assert (created["segment"], created["cron"], created["destination"]) == ("newsletter", "0 6 * * MON",
                                                                              "weekly/newsletter")
     assert listed == {"schedules": [{**created, "latest_run": None}]}
+
+
+def test_demo_console_example_runs_as_written_with_the_default_bots_file(kafka_broker, make_worker):
+    """`chatlens demo` from the repository root with no CHATLENS_BOTS_FILE: the CLI reads bots.toml if there is
+    one, else bots.example.toml, the same file `make run` serves (a fresh clone has only the example)."""
+    worker = make_worker(kafka_broker, bot_id="demo", api_key="demo-api-key-change-me").start()
+    [command] = [line.removeprefix("$ ") for block in re.findall(r"```console\n(.*?)```", README, flags=re.S)
+                 for line in block.splitlines() if line.startswith("$ ") and "chatlens demo" in line]
+    env = {k: v for k, v in os.environ.items() if k != "CHATLENS_BOTS_FILE"} | {"CHATLENS_HTTP_PORT": str(worker.port)}
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300,
+                            cwd=README_PATH.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    accepted = re.search(r"(\d+) of (\d+) events accepted", result.stdout)
+    assert accepted and accepted[1] == accepted[2] and int(accepted[1]) > 100, result.stdout

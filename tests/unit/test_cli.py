@@ -34,7 +34,7 @@ def test_invalid_configuration_is_reported_not_raised(monkeypatch):
 def test_run_starts_a_crashed_worker_again_and_stops_when_it_ends_by_itself(tmp_path, monkeypatch):
     import sys
 
-    import pipeline.cli.main as cli
+    import pipeline.cli.worker as cli
     runs = tmp_path / "runs"
     script = (f"import pathlib, sys; p = pathlib.Path({str(runs)!r}); n = len(p.read_text()) if p.exists() else 0; "
               "p.write_text('x' * (n + 1)); sys.exit(1 if n < 2 else 0)")

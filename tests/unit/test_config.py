@@ -77,3 +77,24 @@ def test_schedule_dir_defaults_under_the_data_dir_and_must_be_a_directory(monkey
     monkeypatch.setenv("CHATLENS_SCHEDULE_DIR", str(tmp_path / "a-file"))
     with pytest.raises(ValidationError, match="CHATLENS_SCHEDULE_DIR must be a directory"):
         Settings()
+
+
+def test_without_chatlens_bots_file_the_settings_read_bots_toml_else_the_example(monkeypatch, tmp_path):
+    monkeypatch.delenv("CHATLENS_BOTS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().bots_file == Path("bots.toml")             # neither: the error will name bots.toml
+    (tmp_path / "bots.example.toml").write_text(EXAMPLE.read_text())
+    assert Settings().bots_file == Path("bots.example.toml")     # a fresh clone: the example's demo bot
+    (tmp_path / "bots.toml").write_text(EXAMPLE.read_text())
+    assert Settings().bots_file == Path("bots.toml")             # yours wins
+    monkeypatch.setenv("CHATLENS_BOTS_FILE", "/etc/chatlens/bots.toml")
+    assert Settings().bots_file == Path("/etc/chatlens/bots.toml")
+
+
+def test_cli_commands_find_the_demo_bot_of_a_fresh_clone_without_the_variable(monkeypatch, tmp_path):
+    from pipeline.cli.common import load_bot
+    monkeypatch.delenv("CHATLENS_BOTS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bots.example.toml").write_text(EXAMPLE.read_text())
+    settings, bot = load_bot("demo")
+    assert (settings.bots_file, bot.bot_id) == (Path("bots.example.toml"), "demo")
