@@ -1,8 +1,8 @@
 """The HTTP app factory: health, event ingestion, the Users API and page (/ui/), admin SQL (OpenAPI at /docs).
 
 Served by the worker process (chDB allows one engine per process, so everything that reads the
-embedded store asks the worker over HTTP). Every route module has a router; this module includes them
-and answers the errors they share.
+embedded store asks the worker over HTTP). Every route module has a router; this module includes them,
+mounts the page's static files, and answers the errors they share.
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.http import admin, bot_settings, events, exports, health, schedules, segments, users, webhooks
+from pipeline.http import admin, bot_settings, events, exports, health, schedules, segments, ui, users, webhooks
 from pipeline.http.errors import ApiError
-from pipeline.http.ui import add_ui_routes
 from pipeline.kafka.publisher import PublishUnavailable
 from pipeline.services import Services
 from queries.columns import FilterError
 
-ROUTERS = (health, events, bot_settings, admin, webhooks, users, segments, exports, schedules)
+ROUTERS = (health, events, bot_settings, admin, webhooks, users, segments, exports, schedules, ui)
 
 
 def create_api(services: Services) -> FastAPI:
+    """The app of one worker: its services on `api.state.services` (what the routes' dependencies read),
+    the publisher started and stopped with the app."""
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         start = getattr(services.publisher, "start", None)
@@ -57,5 +58,5 @@ def create_api(services: Services) -> FastAPI:
 
     for module in ROUTERS:
         api.include_router(module.router)
-    add_ui_routes(api)
+    api.mount("/ui", ui.static_files(), name="ui")
     return api

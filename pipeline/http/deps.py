@@ -21,6 +21,7 @@ from schemas.events import describe
 
 
 def get_services(request: Request) -> Services:
+    """The services create_api was given: one app per worker, so routes hold no module-level state."""
     return request.app.state.services
 
 
@@ -28,6 +29,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def bearer(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header; anything else is a 401 saying how to send it."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send the bot's API key as 'Authorization: Bearer <key>'",
@@ -37,6 +39,7 @@ def bearer(authorization: str | None) -> str:
 
 def authorized_bot(bot_id: str, services: ServicesDep,
                    authorization: Annotated[str | None, Header()] = None) -> Bot:
+    """The bot of the URL, if the key opens it; one answer for unknown bot and wrong key (no bot probing)."""
     token = bearer(authorization)
     bot = services.bots.get(bot_id)
     if bot is None or not bot.accepts_key(token):
@@ -48,6 +51,7 @@ Authorized = Annotated[Bot, Depends(authorized_bot)]
 
 
 def admin(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Admin routes are off (403) until CHATLENS_ADMIN_KEY is set; the key is compared in constant time."""
     token = bearer(authorization)
     key = services.settings.admin_key
     if key is None:

@@ -29,6 +29,7 @@ from schemas.exports import DIRECT_LIMIT, ExportRequest
 CSV_TYPE = "text/csv; charset=utf-8"
 STALL_SECONDS = 600.0   # a reader that takes nothing for this long is gone: stop reading ClickHouse
 _END = object()
+router = APIRouter(tags=["exports"])
 
 
 class ThreadedChunks:
@@ -91,11 +92,11 @@ def export_jobs(services: Services) -> ExportJobs:
 
 
 def get_jobs(request: Request) -> ExportJobs:
+    """The registry create_api made for this app: jobs run in this worker, so another app has other jobs."""
     return request.app.state.exports
 
 
 Jobs = Annotated[ExportJobs, Depends(get_jobs)]
-router = APIRouter(tags=["exports"])
 
 
 def described(job: ExportJob) -> dict[str, Any]:

@@ -88,7 +88,8 @@ async def run_now(bot: Authorized, services: ServicesDep, schedule_id: str) -> J
 
 @router.get("/v1/bots/{bot_id}/schedules/{schedule_id}/runs",
             summary="The schedule's runs, newest first: one entry per attempt (running, succeeded or failed)")
-async def runs(bot: Authorized, services: ServicesDep, schedule_id: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict:
+async def runs(bot: Authorized, services: ServicesDep, schedule_id: str,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict:
     history = RunHistory(require(services.clickhouse))
     attempts = await asyncio.to_thread(history.history, bot.bot_id, schedule_id, limit)
     if not attempts and services.schedules.get(bot.bot_id, schedule_id) is None:

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+router = APIRouter()
 
 
-def add_ui_routes(api: FastAPI) -> None:
-    @api.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
 
-    @api.get("/ui", include_in_schema=False)
-    async def ui_without_slash() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
 
-    api.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+@router.get("/ui", include_in_schema=False)
+async def ui_without_slash() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+def static_files() -> StaticFiles:
+    """The page's files. A router cannot carry a mount (include_router copies routes only), so the app
+    factory mounts this at /ui itself."""
+    return StaticFiles(directory=UI_DIR, html=True)
