@@ -55,6 +55,7 @@ test-e2e: setup setup-browser
 
 bench: setup setup-browser
 	$(BIN)/python -m bench.pipeline_bench
+	$(BIN)/python -m bench.stream_bench
 	$(BIN)/python -m bench.query_bench
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.page_bench

@@ -1,0 +1,213 @@
+"""`make bench`: the stream under realistic traffic, end to end, against the work it exists for.
+
+One broker and one `chatlens worker` (embedded chDB) on this machine. From one run:
+- end to end through the bulk events API (NDJSON, 1,000 events a request) until ClickHouse holds every row;
+- the same traffic size produced straight to the events topic;
+- the ratio to a plain loop that decodes the same events and scores their inbound texts with
+  pipeline.core.sentiment.score (the work the pipeline exists for);
+- again after 4x as much history of the same users is stored (a write path whose cost grows with history
+  shows here);
+- the worker's peak RSS, and where its CPU goes (py-spy samples of the worker, grouped by stage).
+Results are printed and appended to bench/RESULTS.md with the machine named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.pipeline_bench import machine, report
+from bench.traffic import START, Traffic, ndjson, traffic
+from pipeline.core.sentiment import score
+from pipeline.kafka import topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.broker import LocalBroker
+from tests.support.ports import free_port, free_port_pair
+from tests.support.worker import WorkerProcess
+
+API_KEY = "bench-api-key-0123456789"
+BOTS = ("api", "kafka", "history")
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+
+# Stage of a py-spy stack: the first rule (innermost frame outwards) whose text appears in a frame.
+STAGES = [
+    ("sentiment (VADER + emoji)", ("pipeline/core/sentiment.py", "vaderSentiment", "/emoji/")),
+    ("JSON encode/decode", ("json/decoder.py", "json/encoder.py", "json/__init__.py", "orjson")),
+    ("event validation (pydantic)", ("pydantic", "schemas/events.py")),
+    ("fold (aggregate, sessionizer, projection)", ("pipeline/core/aggregate.py", "pipeline/core/sessionizer.py",
+                                                   "pipeline/core/projection.py")),
+    ("ClickHouse writes and reads", ("clickhouse_connect", "chdb", "consumers/clickhouse.py")),
+    ("state table (RocksDB + changelog)", ("faust/tables", "faust/stores", "rocksdict")),
+    ("batch fold and agent loop", ("pipeline/stream/",)),
+    ("sink loop", ("consumers/sink.py",)),
+    ("Kafka client (aiokafka)", ("aiokafka",)),
+    ("Faust streams and transport", ("faust/", "mode/")),
+    ("HTTP (uvicorn, starlette, fastapi)", ("uvicorn", "starlette", "fastapi", "h11", "httptools")),
+    ("asyncio event loop", ("asyncio/",)),
+]
+
+
+def bots_toml() -> str:
+    return "".join(f'[bots.{bot}]\napi_key = "{API_KEY}"\n' for bot in BOTS)
+
+
+def done(worker: WorkerProcess, bot: str, expected: Traffic, stored: Traffic | None = None) -> bool:
+    """ClickHouse holds every message row and every user's messages_sent (of `stored` too, if given)."""
+    messages = expected.messages + (stored.messages if stored else 0)
+    inbound = expected.inbound + (stored.inbound if stored else 0)
+    return worker.sql("SELECT (SELECT count() FROM messages FINAL WHERE bot_id = {b:String}), "
+                      "(SELECT sum(messages_sent) FROM users FINAL WHERE bot_id = {b:String})", b=bot) \
+        == [[messages, inbound]]
+
+
+def wait(worker: WorkerProcess, bot: str, expected: Traffic, stored: Traffic | None = None) -> None:
+    while not done(worker, bot, expected, stored):
+        time.sleep(0.25)
+
+
+async def post_all(url: str, bot: str, events: list[dict], concurrency: int = 4) -> None:
+    """The bulk events API, 1,000 events a request, a few requests in flight (as a busy integration would)."""
+    requests = [events[i:i + 1000] for i in range(0, len(events), 1000)]
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        async def send(batch: list[dict]) -> None:
+            while (await client.post(f"/v1/bots/{bot}/events", content=ndjson(batch))).status_code != 202:
+                await asyncio.sleep(0.5)
+        queue = iter(requests)
+
+        async def lane() -> None:
+            for batch in queue:
+                await send(batch)
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+
+
+async def produce(bootstrap: str, events: list[dict]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=262144)
+    await producer.start()
+    try:
+        received = datetime.now(UTC).isoformat()
+        futures = [await producer.send(topics.EVENTS, key=f"{e['bot_id']}:{e['user_id']}".encode(),
+                                       value=json.dumps({**e, "received_at": received}).encode()) for e in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def plain_loop(events: list[dict]) -> float:
+    """Events/s of decoding the same events and scoring each inbound text: the work itself."""
+    encoded = [json.dumps(e).encode() for e in events]
+    started = time.perf_counter()
+    for data in encoded:
+        event = json.loads(data)
+        if event.get("direction") == "inbound":
+            score(event["text"])
+    return len(encoded) / (time.perf_counter() - started)
+
+
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def stages(raw: Path) -> list[tuple[str, float]]:
+    """Share of the worker's samples per stage, from py-spy's raw (collapsed stacks) output."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")[::-1]   # innermost first
+        stage = next((name for frame in frames for name, needles in STAGES if any(n in frame for n in needles)),
+                     "other")
+        counts[stage] += int(count)
+    total = sum(counts.values()) or 1
+    return [(name, count / total) for name, count in counts.most_common()]
+
+
+def run(events: int, users: int, busiest: int, history: int) -> dict:
+    api = traffic("api", users, events, seed=1, busiest=busiest)
+    kafka = traffic("kafka", users, events, seed=2, busiest=busiest)
+    stored = traffic("history", users, events * history, seed=3, busiest=busiest * history)
+    later = traffic("history", users, events, seed=4, busiest=busiest, start=START + timedelta(days=61), ids="later-")
+    with tempfile.TemporaryDirectory(prefix="chatlens-stream-bench-") as tmp:
+        broker = LocalBroker(Path(tmp) / "kafka", port=free_port_pair())
+        broker.start()
+        (Path(tmp) / "bots.toml").write_text(bots_toml())
+        worker = WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(Path(tmp) / "data"),
+                                "CHATLENS_BOTS_FILE": str(Path(tmp) / "bots.toml"),
+                                "CHATLENS_HTTP_PORT": str(free_port()), "CHATLENS_ADMIN_KEY": "bench",
+                                "CHATLENS_LOG_LEVEL": "warning"}, Path(tmp) / "worker.log")
+        try:
+            ensure_topics(broker.bootstrap, partitions=4)
+            worker.start()
+            api_s = timed(lambda: (asyncio.run(post_all(worker.url, "api", api.events)), wait(worker, "api", api)))
+            raw = Path(tmp) / "profile.txt"
+            spy = subprocess.Popen([PY_SPY, "record", "-p", str(worker.proc.pid), "-f", "raw", "-o", str(raw),
+                                    "-r", "50", "--nonblocking", "-d", "3600"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            kafka_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, kafka.events)),
+                                     wait(worker, "kafka", kafka)))
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            asyncio.run(produce(broker.bootstrap, stored.events))
+            wait(worker, "history", stored)
+            history_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, later.events)),
+                                       wait(worker, "history", later, stored)))
+            rss, peak = rss_mib(worker.proc.pid)
+            breakdown = stages(raw) if raw.exists() else []
+        finally:
+            worker.stop()
+            broker.stop()
+    plain = plain_loop(kafka.events)
+    return {"events": len(api.events), "users": users, "busiest": busiest, "history": len(stored.events),
+            "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
+            "after_history": len(later.events) / history_s, "plain": plain, "rss": rss, "peak": peak,
+            "stages": breakdown, "load": os.getloadavg()[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="events per timed run")
+    parser.add_argument("--users", type=int, default=2_000)
+    parser.add_argument("--busiest", type=int, default=5_000, help="events of the busiest user")
+    parser.add_argument("--history", type=int, default=4, help="history stored before the last run, x events")
+    args = parser.parse_args()
+    r = run(args.events, args.users, args.busiest, args.history)
+    lines = [f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — stream, realistic traffic — {machine()}", "",
+             f"- traffic: {r['events']:,} events per run of {r['users']:,} users (Zipf-like, the busiest "
+             f"{r['busiest']:,}); VADER's 4,200 evaluation tweets and short chat replies; 55 % inbound messages, "
+             "25 % bot replies, clicks, profile updates, tags and attributes; pauses of seconds to days",
+             f"- end to end through the bulk events API until ClickHouse holds every row: **{r['api']:,.0f} events/s**",
+             f"- the same, produced straight to Kafka: **{r['kafka']:,.0f} events/s**",
+             f"- plain loop (decode + score inbound texts) on the same events: {r['plain']:,.0f} events/s; "
+             f"**ratio {r['kafka'] / r['plain']:.3f}** (Kafka) / {r['api'] / r['plain']:.3f} (API)",
+             f"- with {r['history']:,} events of the same users already stored: **{r['after_history']:,.0f} events/s** "
+             f"({r['after_history'] / r['kafka']:.2f} of the first run)",
+             f"- worker RSS at the end {r['rss']:,.0f} MiB, peak {r['peak']:,.0f} MiB",
+             "- worker CPU by stage (py-spy, straight-to-Kafka run): "
+             + "; ".join(f"{name} {share:.0%}" for name, share in r["stages"] if share >= 0.01),
+             f"- 1-minute load average at the end: {r['load']:.1f} (2 cores; the broker shares them)", ""]
+    report(lines)
+
+
+if __name__ == "__main__":
+    main()
