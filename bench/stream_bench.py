@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.pipeline_bench import machine, report
 from bench.traffic import START, Traffic, ndjson, traffic
-from pipeline.core.sentiment import score
+from pipeline.core.sentiment import PIECE_CHARS, _short, pieces, score
 from pipeline.kafka import topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.broker import LocalBroker
@@ -105,15 +105,31 @@ async def produce(bootstrap: str, events: list[dict]) -> None:
         await producer.stop()
 
 
-def plain_loop(events: list[dict]) -> float:
+def plain_loop(events: list[dict], scorer=score) -> float:
     """Events/s of decoding the same events and scoring each inbound text: the work itself."""
     encoded = [json.dumps(e).encode() for e in events]
     started = time.perf_counter()
     for data in encoded:
         event = json.loads(data)
         if event.get("direction") == "inbound":
-            score(event["text"])
+            scorer(event["text"])
     return len(encoded) / (time.perf_counter() - started)
+
+
+def uncached(text: str) -> float:
+    """The project's sentiment without its cache of repeated texts (every text scored by VADER)."""
+    if not text or text.isspace():
+        return 0.0
+    parts = pieces(text) if len(text) > PIECE_CHARS else [text]
+    return sum(_short.__wrapped__(p) * len(p) for p in parts) / sum(len(p) for p in parts)
+
+
+def faust_floor(bootstrap: str, topic: str, count: int, tmp: Path) -> float:
+    """Events/s that faust-streaming alone hands a no-op agent from `topic` (bench/faust_floor.py)."""
+    out = tmp / "floor.txt"
+    subprocess.run([sys.executable, "-m", "bench.faust_floor", bootstrap, topic, str(count), str(out)],
+                   check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return float(out.read_text())
 
 
 def timed(action) -> float:
@@ -176,11 +192,17 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             breakdown = stages(raw) if raw.exists() else []
         finally:
             worker.stop()
+        try:
+            floor = faust_floor(broker.bootstrap, topics.EVENTS, len(api.events) + len(kafka.events), Path(tmp))
+        finally:
             broker.stop()
+    plain_loop(api.events)   # the cache as warm as the worker's when the Kafka run began
     plain = plain_loop(kafka.events)
+    plain_uncached = plain_loop(kafka.events, uncached)
     return {"events": len(api.events), "users": users, "busiest": busiest, "history": len(stored.events),
             "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
-            "after_history": len(later.events) / history_s, "plain": plain, "rss": rss, "peak": peak,
+            "after_history": len(later.events) / history_s, "plain": plain, "plain_uncached": plain_uncached,
+            "floor": floor, "rss": rss, "peak": peak,
             "stages": breakdown, "load": os.getloadavg()[0]}
 
 
@@ -199,7 +221,11 @@ def main() -> None:
              f"- end to end through the bulk events API until ClickHouse holds every row: **{r['api']:,.0f} events/s**",
              f"- the same, produced straight to Kafka: **{r['kafka']:,.0f} events/s**",
              f"- plain loop (decode + score inbound texts) on the same events: {r['plain']:,.0f} events/s; "
-             f"**ratio {r['kafka'] / r['plain']:.3f}** (Kafka) / {r['api'] / r['plain']:.3f} (API)",
+             f"**ratio {r['kafka'] / r['plain']:.3f}** (Kafka) / {r['api'] / r['plain']:.3f} (API); "
+             f"without the sentiment cache {r['plain_uncached']:,.0f} events/s (ratio "
+             f"{r['kafka'] / r['plain_uncached']:.3f})",
+             f"- faust-streaming alone, a no-op agent on the same topic: {r['floor']:,.0f} events/s "
+             f"(the stream at {r['kafka'] / r['floor']:.2f} of it)",
              f"- with {r['history']:,} events of the same users already stored: **{r['after_history']:,.0f} events/s** "
              f"({r['after_history'] / r['kafka']:.2f} of the first run)",
              f"- worker RSS at the end {r['rss']:,.0f} MiB, peak {r['peak']:,.0f} MiB",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC
-from typing import Iterable, Protocol
+from typing import Iterable, Mapping, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -84,38 +84,53 @@ class ClickHouseEventStore:
         return [parse_event(r[0]) for r in rows]
 
 
+INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events first, then what they led to
+
+
+def insert_rows(client: Client, by_table: Mapping[str, list[dict]], suffix: str = "") -> None:
+    """One column-oriented insert per table (into `<table><suffix>`), raw events first."""
+    for table, columns in INSERTS.items():
+        if rows := by_table.get(table):
+            client.insert(table + suffix, [[row[c] for row in rows] for c in columns], column_names=list(columns),
+                          column_oriented=True)
+
+
 class ProjectionStore(Protocol):
     def write(self, rows: list[dict]) -> int:
         """Upsert coalesced rows (newest version per key wins); then apply erasures."""
 
+    def reload(self) -> None:
+        """Read again what the store keeps in memory (the sink was given partitions)."""
+
 
 class ClickHouseProjectionStore:
+    """Rows (raw events included) inserted column-wise, a few inserts per batch and no read before them:
+    the latest deletion of each user is kept in memory (loaded once, and again by `reload`, when the
+    sink is given partitions), so the write cost does not grow with what is stored."""
+
     def __init__(self, client: Client):
         self.client = client
+        self.erased: Erasures | None = None
+
+    def reload(self) -> None:
+        self.erased = {(bot, user): (at if at.tzinfo else at.replace(tzinfo=UTC))
+                       for bot, user, at in self.client.query(sql.ALL_DELETIONS).result_rows}
 
     def write(self, rows: list[dict]) -> int:
-        rows = self._after_deletions(rows)
+        if self.erased is None:
+            self.reload()
+        self.erased = erasures(rows, self.erased)
         by_table: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
-            by_table[row["table"]].append(row)
-        for table, columns in projections.COLUMNS.items():
-            if by_table[table]:
-                self.client.insert(table, [[row[c] for c in columns] for row in by_table[table]],
-                                   column_names=list(columns))
+            if survives_erasure(row, self.erased.get((row["bot_id"], row["user_id"]))):
+                by_table[row["table"]].append(row)
+        insert_rows(self.client, by_table)
         for erasure in by_table["erasures"]:
             params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
             self.client.command(projections.ERASE_SESSIONS, parameters=params)
             self.client.command(projections.ERASE_MESSAGES, parameters=params)
             self.client.command(sql.ERASE_EVENTS, parameters=params)
-        return len(rows)
-
-    def _after_deletions(self, rows: list[dict]) -> list[dict]:
-        """The erasure rule against what is stored and what this batch erases: a replay revives nothing."""
-        stored: Erasures = {}
-        for bot_id in {r["bot_id"] for r in rows}:
-            stored.update(deletions(self.client, bot_id, sorted({r["user_id"] for r in rows if r["bot_id"] == bot_id})))
-        erased = erasures(rows, stored)
-        return [r for r in rows if survives_erasure(r, erased.get((r["bot_id"], r["user_id"])))]
+        return sum(len(v) for v in by_table.values())
 
     def current(self, table: str, bot_id: str) -> list[dict]:
         sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,

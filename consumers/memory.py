@@ -53,6 +53,9 @@ class MemoryProjectionStore:
         self.rows = {k: r for k, r in self.rows.items() if survives_erasure(r, self._until(r))}
         return len(rows)
 
+    def reload(self) -> None:
+        """Nothing to read again: the twin keeps everything in memory."""
+
     def _until(self, row: dict):
         return self.erased.get((row["bot_id"], row["user_id"]))
 

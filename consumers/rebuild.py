@@ -7,16 +7,19 @@ to the live tables; run it when ingestion is quiet, or run it again.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from consumers.clickhouse import insert_rows
 from pipeline.core.projection import rebuild_rows
 from pipeline.core.sentiment import score
-from queries import projections, rebuild as sql
+from queries import rebuild as sql
 from schemas.events import Event, parse_event
 
 FLUSH_ROWS = 20_000
+PAGE_USERS = 2_000
 
 
 @dataclass
@@ -28,18 +31,26 @@ class RebuildReport:
 
 
 def _users(client, bot_id: str) -> Iterator[tuple[str, list[Event]]]:
-    """Each user's events in time order, streamed in blocks (memory stays flat)."""
-    current, events = None, []
-    with client.query_row_block_stream(sql.EVENTS_BY_USER, parameters={"bot_id": bot_id}) as blocks:
-        for block in blocks:
-            for bot_id, user_id, payload in block:
-                if (bot_id, user_id) != current and events:
-                    yield current[0], events
-                    events = []
-                current = (bot_id, user_id)
-                events.append(parse_event(payload))
-    if events:
-        yield current[0], events
+    """Each user's events in time order, read a page of users at a time (memory stays flat)."""
+    after = ("", "")
+    while True:
+        scope = {"bot_id": bot_id, "after_bot": after[0], "after_user": after[1]}
+        page = client.query(sql.NEXT_USERS, parameters={**scope, "limit": PAGE_USERS}).result_rows
+        if not page:
+            return
+        last = tuple(page[-1])
+        rows = client.query(sql.EVENTS_OF_USERS, parameters={**scope, "last_bot": last[0],
+                                                              "last_user": last[1]}).result_rows
+        current, events = None, []
+        for bot, user, payload in rows:
+            if (bot, user) != current and events:
+                yield current[0], events
+                events = []
+            current = (bot, user)
+            events.append(parse_event(payload))
+        if events:
+            yield current[0], events
+        after = last
 
 
 class RebuildRefused(ValueError):
@@ -79,8 +90,8 @@ def rebuild(client, *, window_for: Callable[[str], timedelta], grace: timedelta,
 
 
 def _insert(client, rows: list[dict]) -> int:
-    for table, columns in projections.COLUMNS.items():
-        chosen = [[r[c] for c in columns] for r in rows if r["table"] == table]
-        if chosen:
-            client.insert(table + sql.SUFFIX, chosen, column_names=list(columns))
+    by_table: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_table[row["table"]].append(row)
+    insert_rows(client, by_table, sql.SUFFIX)
     return len(rows)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Generic, Sequence, TypeVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from pipeline.core.projection import coalesce
 from pipeline.kafka import topics
-from pipeline.kafka.codecs import decode_event, decode_rows
-from schemas.events import InvalidEvent, utc_now
+from pipeline.kafka.codecs import decode_rows
+from schemas.events import utc_now
+from schemas.limits import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,49 +108,76 @@ class RetryingWriter(Generic[T]):
 
 
 class KafkaSink:
-    """Writes the events and rows topics to ClickHouse, in a consumer group of its own.
+    """Writes the rows topic to ClickHouse, in a consumer group of its own.
 
     Separate from the Faust group so that exactly the workers that hold the store run it (embedded
-    chDB allows one process); offsets are committed only after both stores have the batch.
+    chDB allows one process). Rows of many records are written together (up to `batch_rows`, or what
+    came within `batch_seconds`): a few large inserts, no read before them. Offsets are committed only
+    after the store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
+    (the store reloads what it keeps of them in memory).
     """
 
-    def __init__(self, bootstrap: str, group_id: str, *, events: RetryingWriter, rows: RetryingWriter,
-                 batch_size: int, batch_seconds: float, session_timeout_seconds: float):
+    def __init__(self, bootstrap: str, group_id: str, *, rows: RetryingWriter, batch_rows: int,
+                 batch_seconds: float, session_timeout_seconds: float,
+                 on_assigned: Callable[[], Awaitable[None]] | None = None):
         self.bootstrap, self.group_id = bootstrap, group_id
-        self.events, self.rows = events, rows
-        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.rows = rows
+        self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
         self.session_timeout_ms = int(session_timeout_seconds * 1000)
+        self.on_assigned = on_assigned
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            topics.EVENTS, topics.ROWS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            bootstrap_servers=self.bootstrap, group_id=self.group_id,
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=self.batch_size, session_timeout_ms=self.session_timeout_ms,
+            max_partition_fetch_bytes=MAX_RECORD_BYTES * 2, session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
-        await consumer.start()
-        try:
-            while True:
-                fetched = await consumer.getmany(timeout_ms=int(self.batch_seconds * 1000),
-                                                 max_records=self.batch_size)
-                events, rows = [], []
-                for tp, records in fetched.items():
-                    for record in records:
-                        if tp.topic == topics.ROWS:
-                            rows += decode_rows(record.value)
-                            continue
-                        try:
-                            events.append(decode_event(record.value))
-                        except InvalidEvent:
-                            pass  # the stream processor dead-letters it; the raw store keeps events only
-                if not fetched:
-                    continue
-                if events:
-                    await self.events.write(events)
-                if rows:
-                    await self.rows.write(coalesce(rows))
+        pending: list[tuple[TopicPartition, int, list]] = []  # (partition, offset, its rows), as fetched
+        lock = asyncio.Lock()  # one write at a time: the loop's, or a revocation's
+
+        async def flush() -> None:
+            """Write what is pending and commit exactly its offsets (records fetched meanwhile wait)."""
+            async with lock:
+                batch = pending[:]
+                if not batch:
+                    return
+                await self.rows.write(coalesce(row for _, _, rows in batch for row in rows))
+                del pending[:len(batch)]
+                offsets: dict[TopicPartition, int] = {}
+                for tp, offset, _ in batch:
+                    offsets[tp] = max(offsets.get(tp, 0), offset + 1)
                 try:
-                    await consumer.commit()
+                    await consumer.commit(offsets)
                 except CommitFailedError:
                     log.warning("sink offsets not committed (group rebalanced); the batch will be written again")
+
+        # Rows of partitions about to move are written first: their new owner never races an older batch.
+        consumer.subscribe([topics.ROWS], listener=_Rebalance(flush, self.on_assigned))
+        await consumer.start()
+        try:
+            since = time.monotonic()
+            while True:
+                fetched = await consumer.getmany(timeout_ms=int(self.batch_seconds * 1000), max_records=64)
+                pending.extend((tp, record.offset, decode_rows(record.value))
+                               for tp, records in fetched.items() for record in records)
+                if not pending:
+                    since = time.monotonic()
+                elif (sum(len(rows) for _, _, rows in pending) >= self.batch_rows
+                      or time.monotonic() - since >= self.batch_seconds):
+                    await flush()
+                    since = time.monotonic()
         finally:
             await consumer.stop()
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, flush: Callable[[], Awaitable[None]], on_assigned: Callable[[], Awaitable[None]] | None):
+        self.flush, self.on_assigned = flush, on_assigned
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        if revoked:
+            await self.flush()
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        if assigned and self.on_assigned is not None:
+            await self.on_assigned()

@@ -43,8 +43,15 @@ class Settings(BaseSettings):
     ingest_timeout_seconds: float = Field(2.5, gt=0, le=60, validation_alias="CHATLENS_INGEST_TIMEOUT_SECONDS",
                                           description="how long a request waits for Kafka before answering 503 "
                                                       "(Slack allows 3 s for an answer)")
-    sink_batch_size: int = Field(500, ge=1, le=100_000, validation_alias="CHATLENS_SINK_BATCH_SIZE")
-    sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS")
+    stream_batch_size: int = Field(2000, ge=1, le=100_000, validation_alias="CHATLENS_STREAM_BATCH_SIZE",
+                                   description="events the stream folds together (a user's state is written once "
+                                               "per batch)")
+    stream_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_STREAM_BATCH_SECONDS",
+                                        description="the longest the stream waits to fill a batch")
+    sink_batch_size: int = Field(20_000, ge=1, le=1_000_000, validation_alias="CHATLENS_SINK_BATCH_SIZE",
+                                 description="rows the sink writes to ClickHouse together")
+    sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS",
+                                      description="the longest a row waits for its batch")
     late_grace_hours: float = Field(24.0, ge=0, le=24 * 30, validation_alias="CHATLENS_LATE_GRACE_HOURS",
                                     description="how late an event may arrive and still land in the right session")
     sink_enabled: bool = Field(True, validation_alias="CHATLENS_SINK",

@@ -23,6 +23,11 @@ WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)} AND kind 
 GROUP BY user_id
 """
 
+# The same for every user, read once when the sink starts or is given partitions (it keeps them in memory).
+ALL_DELETIONS = """
+SELECT bot_id, user_id, max(occurred_at) FROM events WHERE kind = 'user_deleted' GROUP BY bot_id, user_id
+"""
+
 # "Delete means gone": a deleted user's raw events leave too, except the deletion itself, which a
 # rebuild needs so that a replay of older events cannot bring the user back.
 ERASE_EVENTS = """

@@ -8,9 +8,20 @@ USERS_TO_REBUILD = """
 SELECT uniqExact(bot_id, user_id) FROM events FINAL WHERE empty({bot_id:String}) OR bot_id = {bot_id:String}
 """
 
-# One user's events arrive together and in time order: the fold reads them as a stream.
-EVENTS_BY_USER = """
-SELECT bot_id, user_id, payload FROM events FINAL WHERE empty({bot_id:String}) OR bot_id = {bot_id:String}
+# Users are read in pages after the last user of the page before (keyset on the sort key), so no
+# result stays open while the rebuilt rows are inserted (chDB allows one operation at a time).
+NEXT_USERS = """
+SELECT bot_id, user_id FROM events FINAL
+WHERE (empty({bot_id:String}) OR bot_id = {bot_id:String}) AND (bot_id, user_id) > ({after_bot:String}, {after_user:String})
+GROUP BY bot_id, user_id ORDER BY bot_id, user_id LIMIT {limit:UInt32}
+"""
+
+# One page's events, a user's together and in time order: the fold reads them as a stream.
+EVENTS_OF_USERS = """
+SELECT bot_id, user_id, payload FROM events FINAL
+WHERE (empty({bot_id:String}) OR bot_id = {bot_id:String})
+  AND (bot_id, user_id) > ({after_bot:String}, {after_user:String})
+  AND (bot_id, user_id) <= ({last_bot:String}, {last_user:String})
 ORDER BY bot_id, user_id, occurred_at, event_id
 """
 

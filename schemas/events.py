@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -274,7 +275,7 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
 def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     if isinstance(data, bytes | str):
         try:
-            data = json.loads(data)
+            data = orjson.loads(data)
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidEvent([f"body: not valid JSON ({e})"]) from None
     if not isinstance(data, dict):

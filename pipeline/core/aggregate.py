@@ -27,11 +27,15 @@ input: the caller scores inbound messages (see :func:`message_score`).
 
 from __future__ import annotations
 
+import functools
+import heapq
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.core.frozen import evolve
 from pipeline.core.sessionizer import (MICROS, NO_CHANGE, Hit, SessionChange, SessionConfig, SessionState,
                                   add, from_ms, to_ms)
 from schemas.events import (PROFILE_FIELDS, AttributeRemoved, AttributeSet, ButtonClick, EmailEdited,
@@ -124,7 +128,7 @@ def _interaction(state: UserState, hit: Hit, config: SessionConfig) -> tuple[Use
     sessions, change = add(state.sessions, hit, config)
     first = hit.at_ms if state.first_seen_ms is None else min(state.first_seen_ms, hit.at_ms)
     last = hit.at_ms if state.last_seen_ms is None else max(state.last_seen_ms, hit.at_ms)
-    return replace(state, sessions=sessions, first_seen_ms=first, last_seen_ms=last), change
+    return evolve(state, sessions=sessions, first_seen_ms=first, last_seen_ms=last), change
 
 
 def _message(state, event: Message, at, sentiment, config):
@@ -132,14 +136,14 @@ def _message(state, event: Message, at, sentiment, config):
         return state, NO_CHANGE  # bot replies count nowhere
     hit = Hit.from_event(event, sentiment)
     last = at if state.last_message_ms is None else max(state.last_message_ms, at)
-    state = replace(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
+    state = evolve(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
                     sentiment_micros=state.sentiment_micros + (hit.sentiment_micros or 0),
                     sentiment_count=state.sentiment_count + (hit.sentiment_micros is not None))
     return _interaction(state, hit, config)
 
 
 def _click(state, event: ButtonClick, at, sentiment, config):
-    return _interaction(replace(state, clicks=state.clicks + 1), Hit.from_event(event), config)
+    return _interaction(evolve(state, clicks=state.clicks + 1), Hit.from_event(event), config)
 
 
 def _profile_update(state, event: ProfileUpdate, at, sentiment, config):
@@ -148,13 +152,13 @@ def _profile_update(state, event: ProfileUpdate, at, sentiment, config):
     for name, value in known.items():
         profile = _put(profile, name, Stamped(value, at, event.event_id))
     captures = (*state.captures, Stamped(known, at, event.event_id)) if known else state.captures
-    return replace(state, profile=profile, captures=captures), NO_CHANGE
+    return evolve(state, profile=profile, captures=captures), NO_CHANGE
 
 
 def _edit(field_name: str) -> Handler:
     def edit(state, event, at, sentiment, config):
         stamped = Stamped(getattr(event, field_name), at, event.event_id)
-        return replace(state, profile=_put(state.profile, field_name, stamped)), NO_CHANGE
+        return evolve(state, profile=_put(state.profile, field_name, stamped)), NO_CHANGE
     return edit
 
 
@@ -162,7 +166,7 @@ def _register(name: str, key_of: Callable[[Any], str], value_of: Callable[[Any],
     """Handler for a keyed newest-wins set: tags, segments, custom attributes."""
     def handle(state, event, at, sentiment, config):
         stamped = Stamped(value_of(event), at, event.event_id)
-        return replace(state, **{name: _put(getattr(state, name), key_of(event), stamped)}), NO_CHANGE
+        return evolve(state, **{name: _put(getattr(state, name), key_of(event), stamped)}), NO_CHANGE
     return handle
 
 
@@ -170,7 +174,7 @@ def _ban(value: bool) -> Handler:
     def handle(state, event, at, sentiment, config):
         new = Stamped(value, at, event.event_id)
         keep = state.banned is not None and state.banned.stamp > new.stamp
-        return (state if keep else replace(state, banned=new)), NO_CHANGE
+        return (state if keep else evolve(state, banned=new)), NO_CHANGE
     return handle
 
 
@@ -220,17 +224,22 @@ def step(state: UserState, event: Event, *, sentiment: float | None, window: tim
     at = to_ms(event.occurred_at)
     if already_applied(state, event.event_id, at, known):
         return state, NO_CHANGE
-    config = SessionConfig(window=window, grace=grace)
+    config = _config(window, grace)
     watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
-    state = replace(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
+    state = evolve(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
                     seen={**state.seen, event.event_id: at})
     if state.deleted_at_ms is not None and at <= state.deleted_at_ms:
         return _prune(state, config), NO_CHANGE  # erased, or older than an erasure
     if isinstance(event, Message | ButtonClick | ProfileUpdate):
         revived = state.revived or (event.is_interaction or isinstance(event, ProfileUpdate))
-        state = replace(state, channels=state.channels | {event.channel}, revived=revived)
+        state = evolve(state, channels=state.channels | {event.channel}, revived=revived)
     state, change = _HANDLERS[type(event)](state, event, at, sentiment, config)
     return _prune(state, config), change
+
+
+@functools.lru_cache(maxsize=64)
+def _config(window: timedelta, grace: timedelta) -> SessionConfig:
+    return SessionConfig(window=window, grace=grace)
 
 
 def apply(state: UserState, event: Event, *, sentiment: float | None, window: timedelta, grace: timedelta,
@@ -251,21 +260,34 @@ def _prune(state: UserState, config: SessionConfig) -> UserState:
     first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
     keep_from = min(horizon, first_open) - config.window_ms
     captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
-    return replace(state, seen=seen, forgotten_ms=forgotten, attributes=live(state.attributes), tags=live(state.tags),
+    return evolve(state, seen=seen, forgotten_ms=forgotten, attributes=live(state.attributes), tags=live(state.tags),
                    segments=live(state.segments), captures=tuple(captures[-CAPTURE_LIMIT:]),
                    last_session_profile=_last_session_profile(state, captures, config.window_ms))
 
 
 def _recent_ids(seen: Mapping[str, int], horizon_ms: int, forgotten_ms: int | None) -> tuple[dict[str, int], int | None]:
-    """The ids to keep (within the horizon, the newest DEDUPE_LIMIT) and the latest time of those dropped."""
-    kept = {k: at for k, at in seen.items() if at >= horizon_ms}
-    dropped = [at for k, at in seen.items() if at < horizon_ms]
-    while len(kept) > DEDUPE_LIMIT:
-        oldest = min(kept, key=lambda k: (kept[k], k))
-        dropped.append(kept.pop(oldest))
+    """The ids to keep (within the horizon, the newest DEDUPE_LIMIT) and the latest time of those dropped.
+
+    Per event, so the common cases cost a scan in C: nothing to drop, or one id over the limit."""
+    dropped: list[int] = []
+    if seen and min(seen.values()) < horizon_ms:
+        kept = {k: at for k, at in seen.items() if at >= horizon_ms}
+        dropped = [at for at in seen.values() if at < horizon_ms]
+    else:
+        kept = dict(seen)
+    excess = len(kept) - DEDUPE_LIMIT
+    if excess > 0:
+        oldest = [min(kept.items(), key=_TIME_THEN_ID)] if excess == 1 else \
+            heapq.nsmallest(excess, kept.items(), key=_TIME_THEN_ID)
+        for k, at in oldest:
+            del kept[k]
+            dropped.append(at)
     if dropped:
         forgotten_ms = max(dropped) if forgotten_ms is None else max(forgotten_ms, *dropped)
     return kept, forgotten_ms
+
+
+_TIME_THEN_ID = operator.itemgetter(1, 0)  # (event id, time) items ordered by time, then id
 
 
 def _last_session_profile(state: UserState, captures: list[Stamped], window_ms: int) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from pipeline.core.aggregate import UserState, message_score, nothing_known, snapshot, step
 from pipeline.core.sessionizer import Session, from_ms
-from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted
+from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted, to_json
 
 Row = dict[str, Any]
 Score = Callable[[str], float | None]
@@ -35,10 +35,11 @@ class Projected:
 
 
 def project(current: Projected, event: Event, *, score: Score, window: timedelta, grace: timedelta,
-            known: Callable[[str], bool] = nothing_known) -> tuple[Projected, list[Row]]:
+            known: Callable[[str], bool] = nothing_known, users_row: bool = True) -> tuple[Projected, list[Row]]:
     """Fold one event; an event already folded (same event_id) changes nothing and yields no rows.
 
     `known(event_id)`: the caller's index of this user's folded ids, asked for late events only.
+    `users_row=False`: leave out the users row, for a caller that writes one per batch (the newest wins).
     """
     sentiment = message_score(event, score)
     state, change = step(current.state, event, sentiment=sentiment, window=window, grace=grace, known=known)
@@ -54,8 +55,19 @@ def project(current: Projected, event: Event, *, score: Score, window: timedelta
     if isinstance(event, UserDeleted):
         rows.append({"table": "erasures", "bot_id": event.bot_id, "user_id": event.user_id,
                      "until": event.occurred_at, "version": version})
-    rows.append(user_row(snapshot(state), version))
+    if users_row:
+        rows.append(user_row(snapshot(state), version))
     return Projected(version, state), rows
+
+
+def event_row(event: Event, version: int, payload: str | None = None) -> Row:
+    """The raw event for the `events` table, written by the sink beside the rows it led to: the stream
+    has decided it is new (dedupe) so the sink reads nothing before it writes. `payload`: the event's
+    JSON as it came off the log, when the caller has it (else it is encoded again)."""
+    return {"table": "events", "bot_id": event.bot_id, "user_id": event.user_id, "event_id": event.event_id,
+            "kind": event.kind, "channel": event.channel, "occurred_at": event.occurred_at,
+            "received_at": event.received_at, "payload": payload or to_json(event).decode(), "version": version,
+            "is_deleted": 0}
 
 
 def message_row(event: Message, sentiment: float | None, version: int) -> Row:
@@ -91,7 +103,7 @@ def user_row(snap: dict[str, Any], version: int) -> Row:
 def row_key(row: Row) -> tuple:
     """A row's identity: the sink keeps the newest version per key within a batch."""
     table = row["table"]
-    own = {"messages": "event_id", "sessions": "session_id"}.get(table)
+    own = {"messages": "event_id", "events": "event_id", "sessions": "session_id"}.get(table)
     return (table, row["bot_id"], row["user_id"], row[own] if own else "")
 
 
@@ -108,8 +120,10 @@ def rebuild_rows(events: Iterable[Event], *, score: Score, window: timedelta, gr
     """The batch path for one user: sort by time, fold, and return the final rows (no tombstones)."""
     projected, rows = Projected(), []
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
-        projected, new = project(projected, event, score=score, window=window, grace=grace)
+        projected, new = project(projected, event, score=score, window=window, grace=grace, users_row=False)
         rows += new
+    if projected.version:
+        rows.append(user_row(snapshot(projected.state), projected.version))   # the newest, once
     erased = max(erasures(rows).values(), default=None)   # one user: one entry at most
     return [r for r in coalesce(rows) if r["table"] == "users"
             or (r["table"] != "erasures" and not r["is_deleted"] and survives_erasure(r, erased))]
@@ -121,9 +135,12 @@ Erasures = dict[tuple[str, str], datetime]   # (bot_id, user_id) -> the user's l
 
 
 def survives_erasure(row: Row, erased_until: datetime | None) -> bool:
-    """A message or session row from at or before the user's deletion is dropped; users rows (which carry
-    is_deleted themselves) and tombstones always pass."""
-    if erased_until is None or row["table"] not in ("messages", "sessions") or row["is_deleted"]:
+    """A message, session or raw event row from at or before the user's deletion is dropped; users rows
+    (which carry is_deleted themselves), tombstones and the deletion event itself always pass."""
+    table = row["table"]
+    if erased_until is None or table not in ("messages", "sessions", "events") or row.get("is_deleted"):
+        return True
+    if table == "events" and row["kind"] == "user_deleted":
         return True
     return (row.get("occurred_at") or row["started_at"]) > erased_until
 

@@ -20,6 +20,7 @@ and gets the mean of the pieces' scores weighted by their length: linear time, s
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import re
 from pathlib import Path
@@ -132,6 +133,7 @@ class _Scorer:
 
 _scorer: _Scorer | None = None
 PIECE_CHARS = 500
+CACHED_TEXTS = 20_000
 _PIECE = re.compile(r"\S.{0,%d}(?=\s|$)|\S.{0,%d}" % (PIECE_CHARS - 1, PIECE_CHARS - 1), re.DOTALL)
 
 
@@ -142,12 +144,19 @@ def pieces(text: str) -> list[str]:
 
 def score(text: str) -> float:
     """Compound sentiment of one message in [-1, 1]; empty or whitespace-only text scores 0.0."""
-    global _scorer
     if not text or text.isspace():
         return 0.0
+    if len(text) <= PIECE_CHARS:
+        return _short(text)
+    parts = pieces(text)
+    return sum(_short(p) * len(p) for p in parts) / sum(len(p) for p in parts)
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _short(text: str) -> float:
+    """Chat repeats itself ("hi", "thanks", "ok 👍"): a score is computed once per distinct short text
+    (the scorer is deterministic), at most CACHED_TEXTS of them kept (about 10 MB at the longest)."""
+    global _scorer
     if _scorer is None:
         _scorer = _Scorer()
-    if len(text) <= PIECE_CHARS:
-        return _scorer.score(text)
-    parts = pieces(text)
-    return sum(_scorer.score(p) * len(p) for p in parts) / sum(len(p) for p in parts)
+    return _scorer.score(text)

@@ -38,10 +38,11 @@ Sentiment is carried as integer millionths so merging sessions in any order give
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from pipeline.core.frozen import evolve
 from schemas.events import ButtonClick, Message
 
 DEFAULT_WINDOW = timedelta(minutes=10)
@@ -221,7 +222,7 @@ def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionSt
     sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id)))
     watermark = hit.at_ms if state.watermark_ms is None else max(state.watermark_ms, hit.at_ms)
     removed = tuple(s.id for s in touched if s.id != merged.id)
-    return _close(replace(state, open=sessions, watermark_ms=watermark), config), \
+    return _close(evolve(state, open=sessions, watermark_ms=watermark), config), \
         SessionChange(merged, removed)
 
 
@@ -232,7 +233,7 @@ def _close(state: SessionState, config: SessionConfig) -> SessionState:
     closing = [s for s in state.open if s.end_ms < horizon]
     if not closing:
         return state
-    return replace(state, open=tuple(s for s in state.open if s.end_ms >= horizon),
+    return evolve(state, open=tuple(s for s in state.open if s.end_ms >= horizon),
                    closed_sessions=state.closed_sessions + len(closing),
                    closed_ms=state.closed_ms + sum(s.end_ms - s.start_ms for s in closing))
 

@@ -3,7 +3,7 @@
 | topic                     | key                  | value                                                |
 |---------------------------|----------------------|------------------------------------------------------|
 | chatlens-events           | `<bot>:<user>`       | one canonical event as JSON (schemas.events)         |
-| chatlens-rows             | `<bot>:<user>`       | a JSON array of projection rows, times ISO 8601 UTC  |
+| chatlens-rows             | none (partition: the users' events partition) | a JSON array of rows, times ISO 8601 UTC |
 | the users table changelog | `<bot>:<user>`       | the user's Projected (version + state) as JSON       |
 | chatlens-events-dlq       | `<bot>` or none      | a dead letter: source, bot, reasons, headers, body   |
 | chatlens-bot-settings     | `<bot>`              | BotSettings as JSON                                  |
@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from pipeline.core.projection import Projected, Row
 from pipeline.core.schedules import RunRequest, Schedule
 from pipeline.core.segments import SegmentChange, SegmentError
@@ -38,33 +40,35 @@ decode_event = parse_event
 
 
 # chatlens-rows ------------------------------------------------------------------------------------------
-def row_records(rows: Iterable[Row], limit: int = MAX_RECORD_BYTES) -> list[tuple[bytes, bytes]]:
-    """Rows-topic records (key, JSON array), keyed like the user's events; each at most `limit` bytes.
+def row_records(rows_of: Iterable[tuple[int, list[Row]]], limit: int = MAX_RECORD_BYTES) -> list[tuple[int, bytes]]:
+    """Rows-topic records (partition, JSON array) from (partition, rows) groups; each at most `limit` bytes.
 
-    A user's rows of one batch share records in order; a busy user's batch takes as many as it needs.
+    A partition's rows of one batch share as few records as fit, in order, so the sink reads thousands of
+    rows per record; a user's rows always go to the partition of its events, so one sink sees all of them.
     """
-    grouped: dict[bytes, list[bytes]] = {}
-    for row in rows:
-        grouped.setdefault(f"{row['bot_id']}:{row['user_id']}".encode(), []).append(encode_row(row))
+    grouped: dict[int, list[bytes]] = {}
+    for partition, rows in rows_of:
+        grouped.setdefault(partition, []).extend(encode_row(row) for row in rows)
     records = []
-    for key, encoded in grouped.items():
+    for partition, encoded in grouped.items():
         chunk, size = [], 2
         for data in encoded:
             if chunk and size + len(data) + 1 > limit:
-                records.append((key, b"[" + b",".join(chunk) + b"]"))
+                records.append((partition, b"[" + b",".join(chunk) + b"]"))
                 chunk, size = [], 2
             chunk.append(data)
             size += len(data) + 1
-        records.append((key, b"[" + b",".join(chunk) + b"]"))
+        if chunk:
+            records.append((partition, b"[" + b",".join(chunk) + b"]"))
     return records
 
 
 def encode_row(row: Row) -> bytes:
-    return json.dumps(row, default=lambda v: v.isoformat(), ensure_ascii=False).encode()
+    return orjson.dumps(row, default=lambda v: v.isoformat())
 
 
 def decode_rows(data: bytes) -> list[Row]:
-    rows = json.loads(data)
+    rows = orjson.loads(data)
     for row in rows:
         for name in TIME_COLUMNS | {"until"}:
             if isinstance(row.get(name), str):
@@ -74,11 +78,11 @@ def decode_rows(data: bytes) -> list[Row]:
 
 # the stream's users table (its changelog topic) -----------------------------------------------------------
 def encode_state(projected: Projected) -> bytes:
-    return json.dumps(projected.to_dict(), ensure_ascii=False).encode()
+    return orjson.dumps(projected.to_dict())
 
 
 def decode_state(data: bytes | None) -> Projected:
-    return Projected.from_dict(json.loads(data) if data else None)
+    return Projected.from_dict(orjson.loads(data) if data else None)
 
 
 # chatlens-events-dlq --------------------------------------------------------------------------------------

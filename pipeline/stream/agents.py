@@ -25,7 +25,6 @@ from pipeline.services import Services
 from pipeline.stream import sends as stream_sends
 from pipeline.stream.fold_batch import BatchFolder
 from pipeline.stream.supervision import guarded
-from schemas.events import Event, to_json
 
 log = logging.getLogger(__name__)
 BREATH_SECONDS = 0.02  # the longest the projection holds the event loop between two records
@@ -74,15 +73,15 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     async def send_letter(key: bytes | None, value: bytes):
         return await dead_letters.send(key=key, value=value)
 
-    async def send_row(key: bytes | None, value: bytes):
-        return await rows_topic.send(key=key, value=value)
+    async def send_row(partition: int, value: bytes):
+        return await rows_topic.send(value=value, partition=partition)
 
     async def keep_refused(records: list[tuple[bytes | None, bytes]]) -> None:
         await stream_sends.send_all(send_letter, records, status=status, on_refused=_lost_letter)
 
     async def refuse_rows(record: tuple[bytes | None, bytes], reason: str) -> None:
         letter = dead_letter("stream", None, [f"rows record not written: {reason}"], record[1])
-        await keep_refused([(record[0], encode_letter(letter))])
+        await keep_refused([(None, encode_letter(letter))])
 
     def load(message: faust.EventT, key: bytes) -> Projected:
         on_partition_of(message)
@@ -106,9 +105,11 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         await keep_refused([((r.bot_id or "").encode() or None,
                              encode_letter(dead_letter("events-topic", r.bot_id, r.reasons, r.value)))
                             for r in folded.refused])
-        # Rows reach Kafka before the table changes: a crash in between replays into identical rows.
-        await stream_sends.send_all(send_row, row_records(coalesce(folded.rows)), status=status,
-                                    on_refused=refuse_rows)
+        # Rows reach Kafka before the table changes: a crash in between replays into identical rows. A user's
+        # rows go to the partition of its events (the rows topic has as many), so one sink holds all of them.
+        rows = row_records((folded.states[key][0].message.partition, coalesce(rows))
+                           for key, rows in folded.rows_of.items())
+        await stream_sends.send_all(send_row, rows, status=status, on_refused=refuse_rows)
         # The ids before the states: a state that forgets an id is never on the changelog without it.
         for message, key in folded.forgotten:
             on_partition_of(message)  # the table's partition is the user's events' partition
@@ -119,7 +120,7 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
 
     @app.agent(events_topic, name="user-projection", concurrency=1)
     async def project_users(stream: faust.StreamT) -> None:
-        async for batch in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_seconds):
+        async for batch in stream.noack_take(settings.stream_batch_size, within=settings.stream_batch_seconds):
             async with guarded("user-projection", status, services.on_crash):
                 await project_batch(batch)
             for message in batch:
@@ -154,16 +155,12 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
 
     @app.task
     async def watch_progress() -> None:
-        # Faust's group reads the events; the sink's reads events and rows (run by the worker with the store)
+        # Faust's group reads the events; the sink's reads the rows (run by the worker with the store)
         await group_lag.watch(settings.bootstrap, {settings.app_id: [topics.EVENTS],
-                                                   sink_group: [topics.EVENTS, topics.ROWS]}, services.progress)
+                                                   sink_group: [topics.ROWS]}, services.progress)
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         store = services.store
-
-        async def poisoned_event(event: Event, reason: str) -> None:
-            letter = dead_letter("sink", event.bot_id, [f"not stored: {reason}"], to_json(event))
-            await services.publisher.dead_letter(letter)
 
         async def poisoned_row(row: dict, reason: str) -> None:
             letter = dead_letter("sink", row.get("bot_id"), [f"{row.get('table')} row not stored: {reason}"],
@@ -173,13 +170,13 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         def probe() -> None:
             store.count("__health__")
 
+        projections = services.projections
         sink = KafkaSink(
-            settings.bootstrap, sink_group, batch_size=settings.sink_batch_size,
+            settings.bootstrap, sink_group, batch_rows=settings.sink_batch_size,
             batch_seconds=settings.sink_batch_seconds, session_timeout_seconds=settings.session_timeout_seconds,
-            events=RetryingWriter(store.write, status=services.sinks.setdefault("events", SinkStatus()),
-                                  probe=probe, on_poison=poisoned_event),
-            rows=RetryingWriter(services.projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
-                                probe=probe, on_poison=poisoned_row))
+            rows=RetryingWriter(projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
+                                probe=probe, on_poison=poisoned_row),
+            on_assigned=lambda: asyncio.to_thread(projections.reload))
 
         @app.task
         async def clickhouse_sink() -> None:

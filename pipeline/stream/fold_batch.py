@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
 
-from pipeline.core.projection import Projected, Row, Score, project
+from pipeline.core.aggregate import snapshot
+from pipeline.core.projection import Projected, Row, Score, event_row, project, user_row
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import encode_state
 from schemas.events import (AttributeSet, EmailEdited, Event, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
@@ -37,10 +38,14 @@ class Refused(Generic[Ref]):
 class FoldedBatch(Generic[Ref]):
     states: dict[bytes, tuple[Ref, bytes]] = field(default_factory=dict)  # user key -> (its last record, encoded
     # state), for the users that changed
-    rows: list[Row] = field(default_factory=list)
+    rows_of: dict[bytes, list[Row]] = field(default_factory=dict)  # user key -> its rows, raw events included
     refused: list[Refused[Ref]] = field(default_factory=list)
     forgotten: list[tuple[Ref, bytes]] = field(default_factory=list)  # (a record of the user, id-index key) of
     # every id the new states no longer remember: the index must have them before the states are written
+
+    @property
+    def rows(self) -> list[Row]:
+        return [row for rows in self.rows_of.values() for row in rows]
 
 
 class BatchFolder(Generic[Ref]):
@@ -58,7 +63,7 @@ class BatchFolder(Generic[Ref]):
                  indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False):
         self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
         self.max_state_bytes, self.indexed = max_state_bytes, indexed
-        self._folded: set[bytes] = set()   # id-index keys of the events folded in this batch
+        self._folded: set[tuple[bytes, str]] = set()   # (user key, event id) of the events folded in this batch
         self.refused: list[Refused[Ref]] = []
         self._current: dict[bytes, Projected] = {}
         self._loaded: dict[bytes, Projected] = {}
@@ -74,28 +79,33 @@ class BatchFolder(Generic[Ref]):
         key = topics.event_key(event)
         if key not in self._current:
             self._current[key] = self._loaded[key] = self.load(ref, key)
-        id_key = topics.folded_key(event.bot_id, event.user_id, event.event_id)
+        before = self._current[key]
         try:
-            folded, new_rows = project(self._current[key], event, score=self.score, grace=self.grace,
-                                       window=self.window_for(event.bot_id),
-                                       known=lambda event_id: self._known(key, event_id, ref, id_key))
-            if isinstance(event, GROWS_STATE) and new_rows and len(encode_state(folded)) > self.max_state_bytes:
+            folded, new_rows = project(before, event, score=self.score, grace=self.grace,
+                                       window=self.window_for(event.bot_id), users_row=False,
+                                       known=lambda event_id: self._known(key, event, ref))
+            if isinstance(event, GROWS_STATE) and folded is not before \
+                    and len(encode_state(folded)) > self.max_state_bytes:
                 raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
                                     "(too many or too long attributes, tags, segments or profile values)")
         except Exception as e:  # noqa: BLE001 - a poison event is refused, the partition goes on
             self.refused.append(Refused(ref, event.bot_id, value, [f"not processed: {type(e).__name__}: {e}"]))
             return
         self._current[key] = folded
-        self._rows.setdefault(key, []).extend(new_rows)
+        if folded is not before:  # a new event: stored raw (as it came) beside its rows
+            self._rows.setdefault(key, []).extend((*new_rows, event_row(event, folded.version, value.decode())))
         self._taken.setdefault(key, []).append((ref, value, event))
-        self._folded.add(id_key)
+        self._folded.add((key, event.event_id))
 
-    def _known(self, key: bytes, event_id: str, ref: Ref, id_key: bytes) -> bool:
+    def _known(self, key: bytes, event: Event, ref: Ref) -> bool:
         """Folded before, though the state at hand forgot it: in this batch, in the state the batch began
         with (forgotten during the batch, indexed only when it ends), or in the index."""
-        return id_key in self._folded or event_id in self._loaded[key].state.seen or self.indexed(ref, id_key)
+        if (key, event.event_id) in self._folded or event.event_id in self._loaded[key].state.seen:
+            return True
+        return self.indexed(ref, topics.folded_key(event.bot_id, event.user_id, event.event_id))
 
     def finish(self) -> FoldedBatch[Ref]:
+        """The users row of each changed user once (its newest), after the rows its events led to."""
         batch: FoldedBatch[Ref] = FoldedBatch(refused=self.refused)
         for key, projected in self._current.items():
             if projected is self._loaded[key]:
@@ -112,7 +122,7 @@ class BatchFolder(Generic[Ref]):
             batch.forgotten += [(last, topics.folded_key(state.bot_id, state.user_id, event_id))
                                 for event_id in sorted(remembered - state.seen.keys())]
             batch.states[key] = (last, encoded)
-            batch.rows += self._rows.get(key, [])
+            batch.rows_of[key] = [*self._rows.get(key, []), user_row(snapshot(state), projected.version)]
         return batch
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faust.exceptions import ProducerSendError
@@ -19,8 +20,8 @@ from consumers.sink import SinkStatus
 from schemas.events import utc_now
 
 log = logging.getLogger(__name__)
-Record = tuple[bytes | None, bytes]
-Send = Callable[[bytes | None, bytes], Awaitable[Awaitable]]
+Record = tuple[Any, bytes]  # (where it goes: a key, or a partition; the value)
+Send = Callable[[Any, bytes], Awaitable[Awaitable]]
 
 
 def is_outage(error: BaseException) -> bool:

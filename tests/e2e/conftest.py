@@ -55,7 +55,8 @@ def start_worker_for_bots(broker, tmp, bots: dict[str, str], app_id: str) -> Wor
     return WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
                           "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
                           "CHATLENS_ADMIN_KEY": "admin", "CHATLENS_APP_ID": app_id,
-                          "CHATLENS_SINK_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
+                          "CHATLENS_SINK_BATCH_SECONDS": "0.2",
+                          "CHATLENS_STREAM_BATCH_SECONDS": "0.2"}, tmp / "worker.log").start()
 
 
 @pytest.fixture
@@ -78,6 +79,7 @@ def make_worker(tmp_path):
             "CHATLENS_APP_ID": app_id or f"e2e-{uuid.uuid4().hex[:8]}",
             "CHATLENS_SESSION_TIMEOUT_SECONDS": "6",
             "CHATLENS_SINK_BATCH_SECONDS": "0.2",
+            "CHATLENS_STREAM_BATCH_SECONDS": "0.2",
             **env,
         }, tmp_path / f"worker-{bot_id}-{env.get('CHATLENS_WORKER_NAME', 'worker')}.log")
         worker.bot_id, worker.api_key, worker.bootstrap, worker.bots_file = bot_id, api_key, broker.bootstrap, bots

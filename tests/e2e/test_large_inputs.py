@@ -86,7 +86,7 @@ def webhook(worker, channel: str, payload: dict) -> httpx.Response:
 
 
 def test_a_backfill_of_one_chatty_user_then_200_small_users_are_all_exact(kafka_broker, make_worker):
-    worker = make_worker(kafka_broker, CHATLENS_SINK_BATCH_SIZE="1000").start()
+    worker = make_worker(kafka_broker, CHATLENS_STREAM_BATCH_SIZE="1000").start()
     chatty = backfill(worker.bot_id, "web:chatty", 1000, 4000, seed=3)
     response = post_events(worker, chatty)
     assert response.status_code == 202 and response.json()["accepted"] == 1000, response.text

@@ -62,13 +62,13 @@ def test_a_dead_letter_that_would_not_fit_keeps_a_truncated_body_and_says_so(bod
         reparse(Letter("0:1", letter))
 
 
-def test_one_users_rows_are_split_into_records_that_fit_in_order():
+def test_a_partitions_rows_are_split_into_as_few_records_as_fit_in_order():
     rows = [{"table": "messages", "bot_id": "b", "user_id": "web:u", "text": "x" * 300_000, "n": i} for i in range(7)]
-    rows.append({"table": "users", "bot_id": "b", "user_id": "web:v", "n": 99})
-    records = row_records(rows)
+    small = [{"table": "users", "bot_id": "b", "user_id": f"web:v{i}", "n": 90 + i} for i in range(3)]
+    records = row_records([(2, rows[:4]), (0, small[:2]), (2, rows[4:]), (0, small[2:])])
     assert all(len(value) <= MAX_RECORD_BYTES for _, value in records)
-    assert [key for key, _ in records] == [b"b:web:u"] * 3 + [b"b:web:v"]
-    assert [r["n"] for _, value in records for r in json.loads(value)] == [0, 1, 2, 3, 4, 5, 6, 99]
+    assert [partition for partition, _ in records] == [2, 2, 2, 0]
+    assert [r["n"] for _, value in records for r in json.loads(value)] == [0, 1, 2, 3, 4, 5, 6, 90, 91, 92]
 
 
 def fold(values, states=None, **kwargs):

@@ -49,7 +49,11 @@ class Stream:
         self.rows += folded.rows
 
     def final_rows(self) -> list[dict]:
-        return comparable(r for r in coalesce(self.rows) if not r["is_deleted"])
+        return comparable(r for r in coalesce(self.rows) if not r["is_deleted"] and r["table"] != "events")
+
+    def stored_events(self) -> list[str]:
+        """The raw events the sink would store: once each (rows of one id and version are the same row)."""
+        return sorted(r["event_id"] for r in self.rows if r["table"] == "events")
 
 
 def comparable(rows) -> list[dict]:
@@ -85,6 +89,7 @@ def test_a_copy_arriving_after_the_user_moved_a_day_on_counts_once():
     user = users_row(stream.final_rows())
     assert (user["messages_sent"], user["sessions"], user["version"]) == (2, 2, 2)
     assert stream.final_rows() == batch_rows([first, second])
+    assert stream.stored_events() == ["e1", "e2"]
 
 
 def test_the_pure_fold_without_an_index_still_refolds_what_its_state_forgot():
@@ -156,3 +161,4 @@ def test_any_interleaving_of_events_and_late_copies_folds_to_the_batch_of_the_di
         start += size
 
     assert stream.final_rows() == batch_rows(originals)
+    assert stream.stored_events() == sorted(e["event_id"] for e in originals)

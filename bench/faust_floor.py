@@ -1,0 +1,48 @@
+"""The floor under the stream: how fast faust-streaming alone hands one agent the events topic here.
+
+A Faust app with the worker's consumer settings and one agent that takes batches as the projection does
+(noack_take, then ack each) and does nothing else. Run as its own process by bench/stream_bench.py:
+
+    python -m bench.faust_floor BOOTSTRAP TOPIC COUNT OUT_FILE
+
+It writes the events/s from the first event to the COUNT-th into OUT_FILE and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+import faust
+
+
+def main() -> None:
+    bootstrap, topic, count, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    app = faust.App(f"floor-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}", store="memory://",
+                    datadir=tempfile.mkdtemp(prefix="chatlens-floor-"), consumer_auto_offset_reset="earliest",
+                    web_enabled=False, producer_acks=-1, stream_wait_empty=True)
+    source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    seen, started = 0, None
+
+    @app.agent(source, concurrency=1)
+    async def nothing(stream: faust.StreamT) -> None:
+        nonlocal seen, started
+        async for batch in stream.noack_take(2000, within=0.5):
+            started = started or time.perf_counter()
+            seen += len(batch)
+            for message in batch:
+                await stream.ack(message)
+            if seen >= count:
+                with open(out, "w") as f:
+                    f.write(f"{seen / (time.perf_counter() - started):.0f}\n")
+                os._exit(0)
+
+    sys.argv = [sys.argv[0], "worker", "-l", "warning", "--without-web"]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()
