@@ -56,6 +56,8 @@ test-e2e: setup setup-browser
 bench: setup setup-browser
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.stream_bench
+	$(BIN)/python -m bench.rebuild_bench
+	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.query_bench
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.page_bench

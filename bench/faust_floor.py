@@ -40,7 +40,7 @@ def main() -> None:
                     f.write(f"{seen / (time.perf_counter() - started):.0f}\n")
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warning", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
     app.main()
 
 

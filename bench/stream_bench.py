@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from bench.pipeline_bench import machine, report
 from bench.traffic import START, Traffic, ndjson, traffic
@@ -41,6 +42,7 @@ from tests.support.worker import WorkerProcess
 API_KEY = "bench-api-key-0123456789"
 BOTS = ("api", "kafka", "history")
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+PARTITIONER = DefaultPartitioner()  # the producer's: murmur2 of the key, as the ingest producer places events
 
 # Stage of a py-spy stack: the first rule (innermost frame outwards) whose text appears in a frame.
 STAGES = [
@@ -76,6 +78,29 @@ def done(worker: WorkerProcess, bot: str, expected: Traffic, stored: Traffic | N
 def wait(worker: WorkerProcess, bot: str, expected: Traffic, stored: Traffic | None = None) -> None:
     while not done(worker, bot, expected, stored):
         time.sleep(0.25)
+
+
+def markers(bot: str, run: str, partitions: int = 4) -> list[dict]:
+    """One profile update per partition, sent after a run's events: once the store holds all of them, it holds
+    everything before them (each partition is processed in order). Asking for them reads a few keys, so the
+    wait costs the worker the same however much is stored; the full check follows, untimed."""
+    chosen: dict[int, str] = {}
+    for n in range(10_000):
+        user = f"web:marker-{run}-{n}"
+        chosen.setdefault(PARTITIONER(f"{bot}:{user}".encode(), list(range(partitions)), list(range(partitions))),
+                          user)
+        if len(chosen) == partitions:
+            break
+    at = (START + timedelta(days=400)).isoformat()
+    return [{"event_id": f"{user}-mark", "bot_id": bot, "user_id": user, "kind": "profile_update", "channel": "web",
+             "occurred_at": at, "profile": {"name": "marker"}} for user in chosen.values()]
+
+
+def wait_markers(worker: WorkerProcess, bot: str, marks: list[dict]) -> None:
+    users = [m["user_id"] for m in marks]
+    while worker.sql("SELECT count() FROM users WHERE bot_id = {b:String} AND user_id IN {u:Array(String)}",
+                     b=bot, u=users) != [[len(users)]]:
+        time.sleep(0.05)
 
 
 async def post_all(url: str, bot: str, events: list[dict], concurrency: int = 4) -> None:
@@ -175,19 +200,24 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
         try:
             ensure_topics(broker.bootstrap, partitions=4)
             worker.start()
-            api_s = timed(lambda: (asyncio.run(post_all(worker.url, "api", api.events)), wait(worker, "api", api)))
+            api_s = timed(lambda: (asyncio.run(post_all(worker.url, "api", api.events)),
+                                   asyncio.run(post_all(worker.url, "api", markers("api", "api"))),
+                                   wait_markers(worker, "api", markers("api", "api"))))
+            wait(worker, "api", api)
             raw = Path(tmp) / "profile.txt"
             spy = subprocess.Popen([PY_SPY, "record", "-p", str(worker.proc.pid), "-f", "raw", "-o", str(raw),
                                     "-r", "50", "--nonblocking", "-d", "3600"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-            kafka_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, kafka.events)),
-                                     wait(worker, "kafka", kafka)))
+            kafka_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, kafka.events + markers("kafka", "k"))),
+                                     wait_markers(worker, "kafka", markers("kafka", "k"))))
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
+            wait(worker, "kafka", kafka)
             asyncio.run(produce(broker.bootstrap, stored.events))
             wait(worker, "history", stored)
-            history_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, later.events)),
-                                       wait(worker, "history", later, stored)))
+            history_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, later.events + markers("history", "h"))),
+                                       wait_markers(worker, "history", markers("history", "h"))))
+            wait(worker, "history", later, stored)
             rss, peak = rss_mib(worker.proc.pid)
             breakdown = stages(raw) if raw.exists() else []
         finally:

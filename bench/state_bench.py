@@ -1,0 +1,68 @@
+"""`make bench`: a worker's memory with the state of many users (default 1,000,000).
+
+One broker and one `chatlens worker` (embedded chDB); one message from each of N distinct users is produced
+straight to the events topic, and the worker's resident memory is read once ClickHouse holds every user
+(the users' states live in the stream's RocksDB table, the rows in chDB, both in the worker's process).
+Results are printed and appended to bench/RESULTS.md with the machine named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.pipeline_bench import machine, report
+from bench.stream_bench import bots_toml, produce, rss_mib
+from bench.traffic import START, tweets
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.broker import LocalBroker
+from tests.support.ports import free_port, free_port_pair
+from tests.support.worker import WorkerProcess
+
+
+def events(users: int) -> list[dict]:
+    texts = tweets()
+    return [{"event_id": f"m{n}", "bot_id": "kafka", "user_id": f"web:s{n:07}", "kind": "message",
+             "direction": "inbound", "channel": "web", "text": texts[n % len(texts)],
+             "occurred_at": (START + timedelta(seconds=n)).isoformat()} for n in range(users)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chatlens-state-bench-") as tmp:
+        broker = LocalBroker(Path(tmp) / "kafka", port=free_port_pair())
+        broker.start()
+        (Path(tmp) / "bots.toml").write_text(bots_toml())
+        worker = WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(Path(tmp) / "data"),
+                                "CHATLENS_BOTS_FILE": str(Path(tmp) / "bots.toml"),
+                                "CHATLENS_HTTP_PORT": str(free_port()), "CHATLENS_ADMIN_KEY": "bench",
+                                "CHATLENS_LOG_LEVEL": "warning"}, Path(tmp) / "worker.log")
+        try:
+            ensure_topics(broker.bootstrap, partitions=4)
+            worker.start()
+            started, peak = time.perf_counter(), 0.0
+            every = events(args.users)
+            for start in range(0, args.users, 100_000):
+                asyncio.run(produce(broker.bootstrap, every[start:start + 100_000]))
+            while worker.sql("SELECT count() FROM users FINAL WHERE bot_id = 'kafka'") != [[args.users]]:
+                peak = max(peak, rss_mib(worker.proc.pid)[0])
+                time.sleep(2)
+            seconds = time.perf_counter() - started
+            rss, high = rss_mib(worker.proc.pid)
+        finally:
+            worker.stop()
+            broker.stop()
+    report([f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — worker memory with many users' state — {machine()}", "",
+            f"- {args.users:,} users, one message each, straight to Kafka: stored in {seconds:,.0f} s "
+            f"({args.users / seconds:,.0f} events/s); **worker RSS {rss:,.0f} MiB** once ClickHouse held every "
+            f"user (highest seen while it ran {max(peak, rss):,.0f} MiB, kernel peak {high:,.0f} MiB)", ""])
+
+
+if __name__ == "__main__":
+    main()
