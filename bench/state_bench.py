@@ -16,12 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.pipeline_bench import machine, report
-from bench.stream_bench import bots_toml, produce, rss_mib
+from bench.stream_bench import broker_and_worker, produce, rss_mib
 from bench.traffic import START, tweets
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.broker import LocalBroker
-from tests.support.ports import free_port, free_port_pair
-from tests.support.worker import WorkerProcess
 
 
 def events(users: int) -> list[dict]:
@@ -36,13 +33,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chatlens-state-bench-") as tmp:
-        broker = LocalBroker(Path(tmp) / "kafka", port=free_port_pair())
-        broker.start()
-        (Path(tmp) / "bots.toml").write_text(bots_toml())
-        worker = WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(Path(tmp) / "data"),
-                                "CHATLENS_BOTS_FILE": str(Path(tmp) / "bots.toml"),
-                                "CHATLENS_HTTP_PORT": str(free_port()), "CHATLENS_ADMIN_KEY": "bench",
-                                "CHATLENS_LOG_LEVEL": "warning"}, Path(tmp) / "worker.log")
+        broker, worker = broker_and_worker(Path(tmp))
         try:
             ensure_topics(broker.bootstrap, partitions=4)
             worker.start()

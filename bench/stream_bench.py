@@ -66,6 +66,17 @@ def bots_toml() -> str:
     return "".join(f'[bots.{bot}]\napi_key = "{API_KEY}"\n' for bot in BOTS)
 
 
+def broker_and_worker(tmp: Path) -> tuple[LocalBroker, WorkerProcess]:
+    """A started broker and a worker (not started yet) serving the bench's bots, all under `tmp`."""
+    broker = LocalBroker(tmp / "kafka", port=free_port_pair())
+    broker.start()
+    (tmp / "bots.toml").write_text(bots_toml())
+    worker = WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(tmp / "data"),
+                            "CHATLENS_BOTS_FILE": str(tmp / "bots.toml"), "CHATLENS_HTTP_PORT": str(free_port()),
+                            "CHATLENS_ADMIN_KEY": "bench", "CHATLENS_LOG_LEVEL": "warning"}, tmp / "worker.log")
+    return broker, worker
+
+
 def done(worker: WorkerProcess, bot: str, expected: Traffic, stored: Traffic | None = None) -> bool:
     """ClickHouse holds every message row and every user's messages_sent (of `stored` too, if given)."""
     messages = expected.messages + (stored.messages if stored else 0)
@@ -190,13 +201,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
     stored = traffic("history", users, events * history, seed=3, busiest=busiest * history)
     later = traffic("history", users, events, seed=4, busiest=busiest, start=START + timedelta(days=61), ids="later-")
     with tempfile.TemporaryDirectory(prefix="chatlens-stream-bench-") as tmp:
-        broker = LocalBroker(Path(tmp) / "kafka", port=free_port_pair())
-        broker.start()
-        (Path(tmp) / "bots.toml").write_text(bots_toml())
-        worker = WorkerProcess({"KAFKA_BOOTSTRAP": broker.bootstrap, "CHATLENS_DATA_DIR": str(Path(tmp) / "data"),
-                                "CHATLENS_BOTS_FILE": str(Path(tmp) / "bots.toml"),
-                                "CHATLENS_HTTP_PORT": str(free_port()), "CHATLENS_ADMIN_KEY": "bench",
-                                "CHATLENS_LOG_LEVEL": "warning"}, Path(tmp) / "worker.log")
+        broker, worker = broker_and_worker(Path(tmp))
         try:
             ensure_topics(broker.bootstrap, partitions=4)
             worker.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC
-from typing import Iterable, Mapping, Protocol
+from typing import Iterable, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -87,12 +87,17 @@ class ClickHouseEventStore:
 INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events first, then what they led to
 
 
-def insert_rows(client: Client, by_table: Mapping[str, list[dict]], suffix: str = "") -> None:
-    """One column-oriented insert per table (into `<table><suffix>`), raw events first."""
+def insert_rows(client: Client, rows: Iterable[dict], suffix: str = "") -> dict[str, list[dict]]:
+    """One column-oriented insert per table (into `<table><suffix>`), raw events first; returns the rows by
+    table (erasure rows are not inserted: the caller applies them)."""
+    by_table: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_table[row["table"]].append(row)
     for table, columns in INSERTS.items():
-        if rows := by_table.get(table):
-            client.insert(table + suffix, [[row[c] for row in rows] for c in columns], column_names=list(columns),
+        if chosen := by_table.get(table):
+            client.insert(table + suffix, [[row[c] for row in chosen] for c in columns], column_names=list(columns),
                           column_oriented=True)
+    return by_table
 
 
 class ProjectionStore(Protocol):
@@ -120,17 +125,15 @@ class ClickHouseProjectionStore:
         if self.erased is None:
             self.reload()
         self.erased = erasures(rows, self.erased)
-        by_table: dict[str, list[dict]] = defaultdict(list)
-        for row in rows:
-            if survives_erasure(row, self.erased.get((row["bot_id"], row["user_id"]))):
-                by_table[row["table"]].append(row)
-        insert_rows(self.client, by_table)
-        for erasure in by_table["erasures"]:
+        erased = self.erased
+        kept = [r for r in rows if survives_erasure(r, erased.get((r["bot_id"], r["user_id"])))]
+        by_table = insert_rows(self.client, kept)
+        for erasure in by_table.get("erasures", []):
             params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
             self.client.command(projections.ERASE_SESSIONS, parameters=params)
             self.client.command(projections.ERASE_MESSAGES, parameters=params)
             self.client.command(sql.ERASE_EVENTS, parameters=params)
-        return sum(len(v) for v in by_table.values())
+        return len(kept)
 
     def current(self, table: str, bot_id: str) -> list[dict]:
         sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,

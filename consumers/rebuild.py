@@ -7,7 +7,6 @@ to the live tables; run it when ingestion is quiet, or run it again.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,8 +89,5 @@ def rebuild(client, *, window_for: Callable[[str], timedelta], grace: timedelta,
 
 
 def _insert(client, rows: list[dict]) -> int:
-    by_table: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_table[row["table"]].append(row)
-    insert_rows(client, by_table, sql.SUFFIX)
+    insert_rows(client, rows, sql.SUFFIX)
     return len(rows)
