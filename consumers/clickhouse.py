@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from queries import events as sql
 from queries import projections
-from pipeline.core.projection import Erasures, erasures, event_erasures, event_survives_erasure, survives_erasure
+from pipeline.core.projection import REPLAYED, Erasures, erasures, event_erasures, event_survives_erasure, survives_erasure
 from queries.migrate import migrate
 from schemas.events import Event, parse_event, to_json
 
@@ -84,6 +84,7 @@ class ClickHouseEventStore:
         return [parse_event(r[0]) for r in rows]
 
 
+LOOKUP_IDS = 5_000  # ids per lookup of replayed events
 INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events first, then what they led to
 
 
@@ -111,7 +112,9 @@ class ProjectionStore(Protocol):
 class ClickHouseProjectionStore:
     """Rows (raw events included) inserted column-wise, a few inserts per batch and no read before them:
     the latest deletion of each user is kept in memory (loaded once, and again by `reload`, when the
-    sink is given partitions), so the write cost does not grow with what is stored."""
+    sink is given partitions), so the write cost does not grow with what is stored. Only raw events a
+    replay may bring again (marked `replayed` by the sink) are looked up, and those already stored skipped.
+    """
 
     def __init__(self, client: Client):
         self.client = client
@@ -126,7 +129,7 @@ class ClickHouseProjectionStore:
             self.reload()
         self.erased = erasures(rows, self.erased)
         erased = self.erased
-        kept = [r for r in rows if survives_erasure(r, erased.get((r["bot_id"], r["user_id"])))]
+        kept = self._unstored([r for r in rows if survives_erasure(r, erased.get((r["bot_id"], r["user_id"])))])
         by_table = insert_rows(self.client, kept)
         for erasure in by_table.get("erasures", []):
             params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
@@ -134,6 +137,22 @@ class ClickHouseProjectionStore:
             self.client.command(projections.ERASE_MESSAGES, parameters=params)
             self.client.command(sql.ERASE_EVENTS, parameters=params)
         return len(kept)
+
+    def _unstored(self, rows: list[dict]) -> list[dict]:
+        replayed: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row.get(REPLAYED):
+                replayed[row["bot_id"]].append(row)
+        if not replayed:
+            return rows
+        stored = set()
+        for bot_id, batch in replayed.items():
+            for start in range(0, len(batch), LOOKUP_IDS):
+                chunk = batch[start:start + LOOKUP_IDS]
+                stored |= {(bot_id, r[0]) for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
+                    "bot_id": bot_id, "user_ids": sorted({r["user_id"] for r in chunk}),
+                    "event_ids": [r["event_id"] for r in chunk]}).result_rows}
+        return [r for r in rows if not (r.get(REPLAYED) and (r["bot_id"], r["event_id"]) in stored)]
 
     def current(self, table: str, bot_id: str) -> list[dict]:
         sql = {"users": projections.CURRENT_USERS, "sessions": projections.CURRENT_SESSIONS,

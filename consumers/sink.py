@@ -16,7 +16,7 @@ from typing import Awaitable, Callable, Generic, Sequence, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from pipeline.core.projection import coalesce
+from pipeline.core.projection import REPLAYED, coalesce
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import decode_rows
 from schemas.events import utc_now
@@ -112,15 +112,16 @@ class KafkaSink:
 
     Separate from the Faust group so that exactly the workers that hold the store run it (embedded
     chDB allows one process). Rows of many records are written together (up to `batch_rows`, or what
-    came within `batch_seconds`): a few large inserts, no read before them. Offsets are committed only
-    after the store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
+    came within `batch_seconds`): a few large inserts, no read before them, except for the raw events of
+    records that may have been written before (marked `replayed`). Offsets are committed only after the
+    store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
     (the store reloads what it keeps of them in memory).
     """
 
     def __init__(self, bootstrap: str, group_id: str, *, rows: RetryingWriter, batch_rows: int,
                  batch_seconds: float, session_timeout_seconds: float,
-                 on_assigned: Callable[[], Awaitable[None]] | None = None):
-        self.bootstrap, self.group_id = bootstrap, group_id
+                 on_assigned: Callable[[], Awaitable[None]] | None = None, topic: str = topics.ROWS):
+        self.bootstrap, self.group_id, self.topic = bootstrap, group_id, topic
         self.rows = rows
         self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
         self.session_timeout_ms = int(session_timeout_seconds * 1000)
@@ -134,6 +135,7 @@ class KafkaSink:
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
         pending: list[tuple[TopicPartition, int, list]] = []  # (partition, offset, its rows), as fetched
         lock = asyncio.Lock()  # one write at a time: the loop's, or a revocation's
+        replay_until: dict[TopicPartition, int] = {}  # below these offsets a record may have been written before
 
         async def flush() -> None:
             """Write what is pending and commit exactly its offsets (records fetched meanwhile wait)."""
@@ -151,14 +153,20 @@ class KafkaSink:
                 except CommitFailedError:
                     log.warning("sink offsets not committed (group rebalanced); the batch will be written again")
 
+        async def assigned(partitions) -> None:
+            # A previous owner may have written records past its last commit, never past today's end.
+            replay_until.update(await consumer.end_offsets(list(partitions)))
+            if self.on_assigned is not None:
+                await self.on_assigned()
+
         # Rows of partitions about to move are written first: their new owner never races an older batch.
-        consumer.subscribe([topics.ROWS], listener=_Rebalance(flush, self.on_assigned))
+        consumer.subscribe([self.topic], listener=_Rebalance(flush, assigned))
         await consumer.start()
         try:
             since = time.monotonic()
             while True:
                 fetched = await consumer.getmany(timeout_ms=int(self.batch_seconds * 1000), max_records=64)
-                pending.extend((tp, record.offset, decode_rows(record.value))
+                pending.extend((tp, record.offset, _rows_of(record, replay_until.get(tp, 0)))
                                for tp, records in fetched.items() for record in records)
                 if not pending:
                     since = time.monotonic()
@@ -170,14 +178,25 @@ class KafkaSink:
             await consumer.stop()
 
 
+def _rows_of(record, replay_until: int) -> list:
+    """A record's rows; its raw events marked `replayed` when they may be stored already: the record is in
+    the part a previous owner may have written, or the stream made it while replaying its own events."""
+    rows = decode_rows(record.value)
+    if record.offset < replay_until or any(name == topics.REPLAYED_HEADER for name, _ in record.headers or ()):
+        for row in rows:
+            if row["table"] == "events":
+                row[REPLAYED] = True
+    return rows
+
+
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, flush: Callable[[], Awaitable[None]], on_assigned: Callable[[], Awaitable[None]] | None):
-        self.flush, self.on_assigned = flush, on_assigned
+    def __init__(self, flush: Callable[[], Awaitable[None]], assigned: Callable[[set], Awaitable[None]]):
+        self.flush, self.assigned = flush, assigned
 
     async def on_partitions_revoked(self, revoked) -> None:
         if revoked:
             await self.flush()
 
     async def on_partitions_assigned(self, assigned) -> None:
-        if assigned and self.on_assigned is not None:
-            await self.on_assigned()
+        if assigned:
+            await self.assigned(assigned)

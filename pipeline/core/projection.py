@@ -16,6 +16,7 @@ from pipeline.core.sessionizer import Session, from_ms
 from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted, to_json
 
 Row = dict[str, Any]
+REPLAYED = "replayed"  # set on a raw-event row a replay may bring again: only such rows are looked up before insert
 Score = Callable[[str], float | None]
 
 

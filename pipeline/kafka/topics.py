@@ -13,6 +13,9 @@ BOT_SETTINGS = "chatlens-bot-settings"  # run-time bot settings (inactivity wind
 SEGMENTS = "chatlens-segments"  # segment definitions (name, kind, saved filter); every worker reads all
 SCHEDULES = "chatlens-schedules"  # export schedule definitions, key "<bot_id>:<schedule_id>"; every worker reads all
 SCHEDULE_RUNS = "chatlens-schedule-runs"  # run requests from the leader and run-now, key "<schedule_id>"
+# a rows record made while its events partition was replayed (offsets below the end at assignment): its raw
+# events may have been sent before, by a worker whose state never saved them
+REPLAYED_HEADER = "chatlens-replayed"
 ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS, SEGMENTS, SCHEDULES, SCHEDULE_RUNS)
 COMPACTED = {BOT_SETTINGS, SEGMENTS, SCHEDULES}  # the latest value per key is the state
 

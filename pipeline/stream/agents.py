@@ -44,6 +44,11 @@ def on_partition_of(message: faust.EventT) -> None:
     faust_streams._current_event.set(weakref.ref(message))
 
 
+def replayed_partitions(batch: Iterable[faust.EventT], replay_until: dict[int, int]) -> set[int]:
+    """The partitions of the batch with an event below where its replay ends (see StreamConsumer)."""
+    return {m.message.partition for m in batch if m.message.offset < replay_until.get(m.message.partition, -1)}
+
+
 async def request_due_runs(candidates: Iterable[schedules.Schedule], publisher: Publisher,
                            requested: dict[str, datetime], now: datetime) -> list[schedules.RunRequest]:
     """Publish a run request for every due schedule and remember it; Kafka down: asked again next tick."""
@@ -73,8 +78,10 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     async def send_letter(key: bytes | None, value: bytes):
         return await dead_letters.send(key=key, value=value)
 
-    async def send_row(partition: int, value: bytes):
-        return await rows_topic.send(value=value, partition=partition)
+    async def send_row(where: tuple[int, bool], value: bytes):
+        partition, replayed = where
+        return await rows_topic.send(value=value, partition=partition,
+                                     headers=[(topics.REPLAYED_HEADER, b"1")] if replayed else None)
 
     async def keep_refused(records: list[tuple[bytes | None, bytes]]) -> None:
         await stream_sends.send_all(send_letter, records, status=status, on_refused=_lost_letter)
@@ -109,7 +116,9 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         # rows go to the partition of its events (the rows topic has as many), so one sink holds all of them.
         rows = row_records((folded.states[key][0].message.partition, coalesce(rows))
                            for key, rows in folded.rows_of.items())
-        await stream_sends.send_all(send_row, rows, status=status, on_refused=refuse_rows)
+        replayed = replayed_partitions(batch, getattr(app.consumer, "replay_until", {}))
+        await stream_sends.send_all(send_row, [((p, p in replayed), value) for p, value in rows],
+                                    status=status, on_refused=refuse_rows)
         # The ids before the states: a state that forgets an id is never on the changelog without it.
         for message, key in folded.forgotten:
             on_partition_of(message)  # the table's partition is the user's events' partition

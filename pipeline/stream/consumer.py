@@ -28,6 +28,12 @@ def uncommitted(committed: Mapping[TopicPartition, int | None], topic_names: Col
 
 
 class StreamConsumer(faust_aiokafka.Consumer):
+    """Also notes where each replay ends: `replay_until[partition]` of the events topic is its end offset
+    when reading restarted from the committed offset. Events below it may have been folded before by a
+    worker whose state never reached the changelog, so their raw events may be sent again."""
+
+    replay_until: dict[int, int]
+
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:
         committed = await super().seek_to_committed()
         fresh = uncommitted(committed, REWOUND_TOPICS)
@@ -35,6 +41,11 @@ class StreamConsumer(faust_aiokafka.Consumer):
             await self._thread.seek_to_beginning(*fresh)
             self.log.info("Reading %s from the start: the group has no committed offset there",
                           ", ".join(f"{tp.topic}[{tp.partition}]" for tp in fresh))
+        sources = [tp for tp in committed if tp.topic in REWOUND_TOPICS]
+        if sources:
+            ends = await self.highwaters(*sources)
+            self.replay_until = {**getattr(self, "replay_until", {}),
+                                 **{tp.partition: offset for tp, offset in ends.items()}}
         return committed
 
 
