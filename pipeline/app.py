@@ -37,7 +37,8 @@ def build_services(settings: Settings) -> Services:
 def build_app(settings: Settings, services: Services) -> faust.App:
     """The worker's Faust app with the HTTP app served inside it (after table recovery)."""
     app = make_app(settings, services)
-    serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port)
+    serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port, http="httptools",
+               access_log=settings.access_log)
     return app
 
 

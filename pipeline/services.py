@@ -36,6 +36,7 @@ class Services:
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
     segments: SegmentRegistry = field(default_factory=SegmentRegistry)  # segment definitions, from their topic
     schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic
+    role: str = "worker"  # or "ingest": a process that only takes webhooks and events into Kafka
 
     def window_for(self, bot_id: str) -> timedelta:
         """The bot's inactivity window: a run-time change, else its configuration, else 10 minutes."""

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     bots_file: Path = Field(default_factory=default_bots_file, validation_alias="CHATLENS_BOTS_FILE")
     http_host: str = Field("127.0.0.1", validation_alias="CHATLENS_HTTP_HOST")
     http_port: int = Field(8080, ge=1, le=65535, validation_alias="CHATLENS_HTTP_PORT")
+    ingest_port: int = Field(8081, ge=1, le=65535, validation_alias="CHATLENS_INGEST_PORT",
+                             description="port of `chatlens ingest` (its processes share it)")
+    ingest_processes: int = Field(1, ge=1, le=64, validation_alias="CHATLENS_INGEST_PROCESSES",
+                                  description="processes `chatlens ingest` starts on its port")
+    access_log: bool = Field(False, validation_alias="CHATLENS_ACCESS_LOG",
+                             description="log a line per HTTP request (off: the hot path writes no log)")
     admin_key: str | None = Field(None, validation_alias="CHATLENS_ADMIN_KEY",
                                   description="Bearer key for cross-bot admin endpoints such as /v1/sql")
     app_id: str = Field("chatlens", pattern=r"^[a-z][a-z0-9_-]*$", validation_alias="CHATLENS_APP_ID",

@@ -14,7 +14,7 @@ from pipeline.cli.schedules import schedules
 from pipeline.cli.segments import segments
 from pipeline.cli.store import migrate, rebuild, sql
 from pipeline.cli.users import users
-from pipeline.cli.worker import run, worker
+from pipeline.cli.worker import ingest, run, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,5 +28,5 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-for command in (run, worker, kafka, migrate, rebuild, sql, demo, users, export, segments, schedules, dlq):
+for command in (run, worker, ingest, kafka, migrate, rebuild, sql, demo, users, export, segments, schedules, dlq):
     main.add_command(command)

@@ -1,4 +1,5 @@
-"""`chatlens run` (the local broker and a supervised worker) and `chatlens worker` (one worker)."""
+"""`chatlens run` (the local broker and a supervised worker), `chatlens worker` (one worker) and
+`chatlens ingest` (webhook processes beside the workers)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ def worker() -> None:
     """Run one Faust worker with the HTTP app (Kafka must be reachable at KAFKA_BOOTSTRAP or the local port)."""
     from pipeline.app import run_worker  # lazy: Faust, aiokafka and chDB take 1.8 s; only the worker needs them
     run_worker(current_settings())
+
+
+@click.command()
+@click.option("--host", default=None, help="address to bind (default CHATLENS_HTTP_HOST)")
+@click.option("--port", type=int, default=None, help="port the processes share (default CHATLENS_INGEST_PORT, 8081)")
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="processes on this port (default CHATLENS_INGEST_PROCESSES, 1)")
+@click.option("--no-topics", is_flag=True, hidden=True, help="do not create the topics (the parent process did)")
+def ingest(host: str | None, port: int | None, processes: int | None, no_topics: bool) -> None:
+    """Serve the channel webhooks, the events API and /health into Kafka: no stream, no store.
+
+    Run any number beside the worker(s): several on one port on a host (they share it with SO_REUSEPORT),
+    and across hosts behind a load balancer. An event is answered 2xx only once Kafka has it (acks=all),
+    else 503 with Retry-After. /health also says how far behind the stream is.
+
+    \b
+    Example: KAFKA_BOOTSTRAP=127.0.0.1:19092 chatlens ingest --port 8081 --processes 2
+    """
+    from pipeline.ingest_server import run_ingest  # lazy: uvicorn and aiokafka load only here
+    settings = current_settings()
+    run_ingest(settings, host or settings.http_host, port or settings.ingest_port,
+               processes or settings.ingest_processes, topics=not no_topics)

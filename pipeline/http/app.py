@@ -1,45 +1,74 @@
-"""The HTTP app factory: health, event ingestion, the Users API and page (/ui/), admin SQL (OpenAPI at /docs).
+"""The HTTP app factories: the worker's (health, event ingestion, the Users API and page at /ui/, admin SQL;
+OpenAPI at /docs) and the ingest process's (health and what needs no store: webhooks, the events API).
 
-Served by the worker process (chDB allows one engine per process, so everything that reads the
-embedded store asks the worker over HTTP). Every route module has a router; this module includes them,
-mounts the page's static files, and answers the errors they share.
+The worker serves everything (chDB allows one engine per process, so whatever reads the embedded store
+asks the worker over HTTP); any number of ingest processes take the webhooks beside it. Every route
+module has a router; this module includes them, mounts the page's static files, and answers the errors
+they share.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.http import admin, bot_settings, events, exports, health, schedules, segments, ui, users, webhooks
+from pipeline.http import (admin, bot_settings, events, exports, health, schedules, segments, stored_events, ui, users,
+                           webhooks)
 from pipeline.http.errors import ApiError
 from pipeline.kafka.publisher import PublishUnavailable
 from pipeline.services import Services
 from queries.columns import FilterError
 
-ROUTERS = (health, events, bot_settings, admin, webhooks, users, segments, exports, schedules, ui)
+ROUTERS = (health, events, stored_events, bot_settings, admin, webhooks, users, segments, exports, schedules, ui)
+INGEST_ROUTERS = (health, events, webhooks)  # nothing here reads the store
+STOP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 def create_api(services: Services) -> FastAPI:
     """The app of one worker: its services on `api.state.services` (what the routes' dependencies read),
     the publisher started and stopped with the app."""
+    api = _api(services, ROUTERS, "Conversation analytics: ingest chat events, query the Users section.")
+    api.state.exports = exports.export_jobs(services)
+    api.mount("/ui", ui.static_files(), name="ui")
+    return api
+
+
+def create_ingest_api(services: Services, *, background: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+    """The app of an ingest process: webhooks and events into Kafka, /health; `background` runs beside it
+    (the stream's progress, which /health reports)."""
+    return _api(services, INGEST_ROUTERS, "chatlens ingest: channel webhooks and the events API into Kafka.",
+                background=background)
+
+
+def _api(services: Services, routers, description: str,
+         background: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         start = getattr(services.publisher, "start", None)
         if start:
             await start()
+        task = asyncio.create_task(background()) if background else None
         try:
             yield
-        finally:
+        finally:  # bounded: with the broker away, Kafka clients can wait for ever to say goodbye
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task], timeout=STOP_SECONDS)
             stop = getattr(services.publisher, "stop", None)
             if stop:
-                await stop()
+                try:
+                    await asyncio.wait_for(stop(), STOP_SECONDS)
+                except TimeoutError:
+                    log.warning("the Kafka producer did not stop within %ss; leaving it", STOP_SECONDS)
 
-    api = FastAPI(title="chatlens", version="0.1.0", lifespan=lifespan,
-                  description="Conversation analytics: ingest chat events, query the Users section.")
+    api = FastAPI(title="chatlens", version="0.1.0", lifespan=lifespan, description=description)
     api.state.services = services
-    api.state.exports = exports.export_jobs(services)
 
     @api.exception_handler(PublishUnavailable)
     async def _kafka_unavailable(_: Request, exc: PublishUnavailable) -> JSONResponse:
@@ -56,7 +85,6 @@ def create_api(services: Services) -> FastAPI:
         """A filter the column catalogue refuses, wherever a route compiles one: which part, and why."""
         return JSONResponse({"error": "invalid_filter", "detail": [f"{exc.location}: {exc.message}"]}, status_code=400)
 
-    for module in ROUTERS:
+    for module in routers:
         api.include_router(module.router)
-    api.mount("/ui", ui.static_files(), name="ui")
     return api

@@ -1,15 +1,13 @@
-"""Canonical events over HTTP: ingest them (one JSON object, a JSON array, or NDJSON), list the stored ones."""
+"""Canonical events in over HTTP: one JSON object, a JSON array, or NDJSON lines (needs no store: the ingest
+process serves it too)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from pipeline.core.ingest import EVENTS_API
-from pipeline.http.deps import Authorized, ServicesDep, require
+from pipeline.http.deps import Authorized, ServicesDep
 from pipeline.http.intake import take
 from schemas.events import utc_now
 from schemas.limits import MAX_EVENT_BYTES, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_TEXT_CHARS
@@ -33,10 +31,3 @@ async def post_events(bot: Authorized, services: ServicesDep, request: Request) 
     taken = await take(services, EVENTS_API, bot.bot_id, await request.body(), request.headers, utc_now(),
                        invalid="invalid_event", limits=EVENTS_LIMITS)
     return Accepted(accepted=len(taken.events), event_ids=[e.event_id for e in taken.events])
-
-
-@router.get("/v1/bots/{bot_id}/events", summary="Stored raw events of a bot (or one user), oldest first")
-async def list_events(bot: Authorized, services: ServicesDep, user_id: str = "",
-                      limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict:
-    events = await asyncio.to_thread(require(services.store).list, bot.bot_id, user_id, limit)
-    return {"events": [e.model_dump(mode="json") for e in events]}

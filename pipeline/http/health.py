@@ -1,8 +1,10 @@
-"""/health: Kafka, ClickHouse, sinks, agents and stream progress; 503 naming what is wrong."""
+"""/health: Kafka, ClickHouse, sinks, agents and stream progress (lag, and how far behind the store is);
+503 naming what is wrong."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import asdict
 from typing import Any
@@ -24,7 +26,9 @@ async def health(services: ServicesDep) -> JSONResponse:
         report["kafka"] = {"ok": True, "bootstrap": services.settings.bootstrap}
     except PublishUnavailable as e:
         report["kafka"] = {"ok": False, "error": str(e)}
-    if services.store is None:
+    if services.role == "ingest":
+        report["clickhouse"] = {"ok": True, "detail": "an ingest process holds no store"}
+    elif services.store is None:
         report["clickhouse"] = {"ok": True, "detail": "CHATLENS_SINK=false: this worker holds no store"}
     else:
         try:
@@ -40,8 +44,10 @@ async def health(services: ServicesDep) -> JSONResponse:
     problems += [f"sink {name}: {s.last_error}" for name, s in services.sinks.items() if not s.ok]
     problems += [f"{'crashed' if s.crashed else 'failing'} {name}: {s.last_error}"
                  for name, s in services.agents.items() if not s.ok]
-    problems += [f"not advancing: {name}" for name in report.get("stream", {}).get("stalled", [])]
+    if services.role == "worker":  # an ingest process reports the stream's lag; it takes events all the same
+        problems += [f"not advancing: {name}" for name in report.get("stream", {}).get("stalled", [])]
     status = {"status": "degraded", "problems": problems} if problems else {"status": "ok"}
+    report["process"] = {"role": services.role, "pid": os.getpid()}
     return JSONResponse({**status, **report}, status_code=503 if problems else 200)
 
 

@@ -159,14 +159,12 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         except Exception:  # noqa: BLE001 - e.g. the publisher not started yet: logged, tried again next tick
             log.exception("scheduled runs not requested at this tick")
 
-    sink_group = f"{settings.app_id}-sink"
+    sink_group = group_lag.sink_group(settings.app_id)
     services.progress = ProgressMonitor(settings.stall_seconds)
 
     @app.task
     async def watch_progress() -> None:
-        # Faust's group reads the events; the sink's reads the rows (run by the worker with the store)
-        await group_lag.watch(settings.bootstrap, {settings.app_id: [topics.EVENTS],
-                                                   sink_group: [topics.ROWS]}, services.progress)
+        await group_lag.watch(settings.bootstrap, group_lag.stream_groups(settings.app_id), services.progress)
 
     if settings.sink_enabled and services.store is not None and services.projections is not None:
         store = services.store

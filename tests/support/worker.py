@@ -1,4 +1,4 @@
-"""Runs a real `chatlens worker` as a subprocess, as an operator would."""
+"""Runs a real `chatlens worker` (or `chatlens ingest`) as a subprocess, as an operator would."""
 
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ def die_with_the_tests() -> None:
 class WorkerProcess:
     started: list[WorkerProcess] = []   # every worker a test started: the session kills those still running
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, command: tuple[str, ...] = ("worker",)):
         self.env = {**os.environ, **env}
-        self.port = int(env["CHATLENS_HTTP_PORT"])
+        self.command = command
+        self.port = int(env["CHATLENS_INGEST_PORT"] if command[0] == "ingest" else env["CHATLENS_HTTP_PORT"])
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.admin_key = env.get("CHATLENS_ADMIN_KEY", "")
@@ -39,7 +40,7 @@ class WorkerProcess:
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([CHATLENS, "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([CHATLENS, *self.command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
                                      preexec_fn=die_with_the_tests)
         WorkerProcess.started.append(self)

@@ -125,6 +125,20 @@ def test_a_partition_with_lag_that_does_not_advance_is_stalled_and_recovers_when
     assert monitor.stalled(20) == [] and monitor.stalled(21) == ["g t[0]"]
 
 
+def test_progress_says_how_old_the_oldest_unprocessed_record_is_and_zero_once_caught_up():
+    monitor = ProgressMonitor(stall_seconds=10)
+    monitor.observe("g", "t", 0, committed=5, end=9, now=0, behind_seconds=12.5)
+    monitor.observe("g", "t", 1, committed=2, end=3, now=0, behind_seconds=3.0)
+    monitor.observe("sink", "rows", 0, committed=4, end=4, now=0, behind_seconds=None)
+    report = monitor.report(1)
+    assert report["behind_seconds"] == 12.5
+    assert report["groups"]["g"]["behind_seconds"] == 12.5 and report["groups"]["sink"]["behind_seconds"] == 0
+    assert report["groups"]["g"]["partitions"]["t[1]"]["behind_seconds"] == 3.0
+    monitor.observe("g", "t", 0, committed=9, end=9, now=2, behind_seconds=12.5)
+    monitor.observe("g", "t", 1, committed=3, end=3, now=2)
+    assert monitor.report(2)["behind_seconds"] == 0
+
+
 class Sent:
     def __init__(self, fail):
         self.fail, self.records, self.calls = fail, [], 0

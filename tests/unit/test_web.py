@@ -122,3 +122,20 @@ def test_health_is_degraded_naming_a_crashed_agent_and_a_stalled_partition_then_
     services.progress.observe("chatlens", "chatlens-events", 2, committed=50, end=50, now=0.0)
     up = client.get("/health")
     assert up.status_code == 200 and up.json()["status"] == "ok" and "problems" not in up.json()
+
+
+def test_the_ingest_app_serves_webhooks_and_events_but_nothing_that_reads_a_store(services):
+    from pipeline.core.progress import ProgressMonitor
+    from pipeline.http.app import create_ingest_api
+    ingest = Services(settings=services.settings, bots=services.bots, publisher=MemoryPublisher(), store=None,
+                      role="ingest", progress=ProgressMonitor(stall_seconds=5))
+    ingest.progress.observe("chatlens", "chatlens-events", 0, committed=0, end=7, now=-100.0, behind_seconds=99.0)
+    with TestClient(create_ingest_api(ingest)) as client:
+        assert client.post("/v1/bots/demo/events", content=json.dumps(EVENT), headers=AUTH).status_code == 202
+        assert [e.event_id for e in ingest.publisher.events] == ["e1"]
+        health = client.get("/health")
+        assert health.status_code == 200, health.text   # a stalled stream is reported, not a reason to refuse events
+        assert health.json()["stream"]["behind_seconds"] == 99.0 and health.json()["process"]["role"] == "ingest"
+        assert client.get("/v1/bots/demo/events", headers=AUTH).status_code == 405   # the stored events: worker only
+        assert client.get("/v1/bots/demo/users", headers=AUTH).status_code == 404
+        assert client.get("/ui/").status_code == 404
