@@ -50,8 +50,8 @@ def test_an_event_is_readable_in_clickhouse_through_the_api(kafka_broker, make_w
     worker = make_worker(kafka_broker).start()
     assert post(worker, events(worker.bot_id, 0, 1)).status_code == 202
     rows = worker.wait_for("SELECT event_id, kind, channel, user_id FROM events WHERE bot_id = {bot:String}",
-                           [["m0", "message", "web", "web:u0"]], timeout=10, bot=worker.bot_id)
-    assert rows == [["m0", "message", "web", "web:u0"]]
+                           [["m0", "message", "web", "web:u0"]], bot=worker.bot_id)
+    assert rows == [["m0", "message", "web", "web:u0"]], worker.log_tail()
     listed = httpx.get(f"{worker.url}/v1/bots/{worker.bot_id}/events",
                        headers={"Authorization": f"Bearer {worker.api_key}"}).json()["events"]
     assert [(e["event_id"], e["text"], e["occurred_at"]) for e in listed] == [("m0", "message 0 😀",
