@@ -76,12 +76,16 @@ def wrk(url: str, file: Path, seconds: int) -> dict:
 
 
 def sent_and_certain(requests: list[DemoRequest], sent: dict[int, int]) -> tuple[set[str], set[str]]:
-    """Event ids of every request sent, and of those certainly answered (all but each connection's last)."""
+    """Event ids of every request sent, and of those certainly answered (all but each connection's last).
+
+    wrk calls thread 0's request() once before the load to verify the script, and never sends that one."""
     every, certain = set(), set()
     per_thread = CONNECTIONS // THREADS
     for thread, count in sent.items():
         mine = requests[thread::THREADS][:count]
         for i, request in enumerate(mine):
+            if thread == 0 and i == 0:
+                continue
             ids = event_ids(request)
             every.update(ids)
             if i < count - per_thread:

@@ -20,7 +20,7 @@ from pipeline.services import Services
 from schemas.events import describe
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services create_api was given: one app per worker, so routes hold no module-level state."""
     return request.app.state.services
 
@@ -37,7 +37,7 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def authorized_bot(bot_id: str, services: ServicesDep,
+async def authorized_bot(bot_id: str, services: ServicesDep,
                    authorization: Annotated[str | None, Header()] = None) -> Bot:
     """The bot of the URL, if the key opens it; one answer for unknown bot and wrong key (no bot probing)."""
     token = bearer(authorization)
@@ -50,7 +50,7 @@ def authorized_bot(bot_id: str, services: ServicesDep,
 Authorized = Annotated[Bot, Depends(authorized_bot)]
 
 
-def admin(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> None:
+async def admin(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Admin routes are off (403) until CHATLENS_ADMIN_KEY is set; the key is compared in constant time."""
     token = bearer(authorization)
     key = services.settings.admin_key
