@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from queries.columns import Column, FilterError, lookup
+from schemas import json_input
 from schemas.filters import Sort, is_number, parse_date
 
 
@@ -27,7 +28,7 @@ _NOT_A_CURSOR = "not a cursor this API issued; pass next_cursor from the previou
 def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
     """The (sort value, user_id) a cursor carries, checked against the sort it was issued for."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = json_input.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict) or set(data) != {"s", "d", "v", "u"} or not isinstance(data["u"], str):

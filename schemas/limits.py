@@ -25,3 +25,4 @@ MAX_WEBHOOK_BYTES = 1_048_576  # 1 MiB: one webhook request body
 MAX_EVENTS_BODY_BYTES = 5 * 1_048_576  # 5 MiB: one request to the events API
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ATTACHMENTS = 100  # per message
+MAX_JSON_DEPTH = 64  # nesting of untrusted JSON (webhooks, events, cursors): far above any platform's payloads

@@ -6,12 +6,12 @@ A source names where a body came from: "events-api" or "webhook:<channel>", as d
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from schemas import json_input
 from schemas.channels import PARSERS, PayloadError, slack
 from schemas.events import Event, EventTooLarge, InvalidEvent, parse_event
 from schemas.limits import MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST
@@ -60,7 +60,7 @@ def decode_body(body: bytes, content_type: str) -> Any:
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        return json.loads(text)
+        return json_input.loads(text)
     except ValueError as e:
         raise PayloadError("body", "a JSON document", f"invalid JSON ({e})") from None
 
@@ -71,14 +71,16 @@ def split_body(body: bytes) -> list[object]:
     if not text:
         raise InvalidEvent(["body: expected a JSON object or NDJSON lines (got an empty body)"])
     try:
-        whole = json.loads(text)
+        whole = json_input.loads(text)
+    except json_input.TooDeep as e:
+        raise InvalidEvent([f"body: {e.msg}"]) from None
     except ValueError:
         items = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                items.append(json.loads(line))
+                items.append(json_input.loads(line))
             except ValueError as e:
                 raise InvalidEvent([f"line {number}: not valid JSON ({e.msg})"]) from None
         return items

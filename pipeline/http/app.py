@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pipeline.http import (admin, bot_settings, events, exports, health, schedules, segments, stored_events, ui, users,
@@ -75,6 +76,13 @@ def _api(services: Services, routers, description: str,
         """Anything Kafka did not acknowledge (events, dead letters, settings) is a 503: the sender retries."""
         return JSONResponse({"error": "kafka_unavailable", "detail": str(exc)}, status_code=503,
                             headers={"Retry-After": "5"})
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422 without echoing the input: a NaN or a deeply nested value in it cannot be rendered."""
+        detail = [{"type": e.get("type"), "loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg"))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @api.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

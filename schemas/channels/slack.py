@@ -20,12 +20,12 @@ event keeps it) and ``slack:action:<trigger_id>:<action_id>``. ``ts`` / ``action
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import emoji
 
+from schemas import json_input
 from schemas.channels.common import PayloadError, body_object, from_decimal_string, get, items, make, text_of
 from schemas.events import Attachment, ButtonClick, Event, Message, ProfileUpdate, user_id_for
 
@@ -58,7 +58,7 @@ def _form_payload(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise PayloadError("payload", "a JSON string", raw)
     try:
-        return body_object(json.loads(raw))
+        return body_object(json_input.loads(raw))
     except (ValueError, RecursionError):
         raise PayloadError("payload", "a JSON string", raw) from None
 
