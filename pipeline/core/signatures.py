@@ -105,6 +105,18 @@ def sign_messenger(body: bytes, secrets: Mapping[str, Any] | None) -> dict[str, 
 
 
 # --- LiveChat: no signature; the registration's secret_key travels inside every JSON body.
+# Where the platforms put a secret in a request (not signatures: those are keyed hashes, not keys).
+SECRET_HEADERS = frozenset({"x-telegram-bot-api-secret-token"})
+SECRET_BODY_FIELDS = ("secret_key",)  # LiveChat's, in its JSON body
+REDACTED = "[redacted]"
+_SECRET_FIELD = re.compile(rb'("(?:' + b"|".join(f.encode() for f in SECRET_BODY_FIELDS) + rb')"\s*:\s*")((?:[^"\\]|\\.)*)"')
+
+
+def redact_body(body: bytes) -> bytes:
+    """The body with the value of every known secret field replaced, JSON or not (a malformed body too)."""
+    return _SECRET_FIELD.sub(lambda m: m.group(1) + REDACTED.encode() + b'"', body)
+
+
 def _number(_digits: str) -> int:
     return 0  # the value is never needed to find secret_key
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pipeline.http import (admin, bot_settings, events, exports, health, schedules, segments, stored_events, ui, users,
                            webhooks)
 from pipeline.http.errors import ApiError
+from pipeline.http.security_headers import SecurityHeaders, page_policy
 from pipeline.kafka.publisher import PublishUnavailable
 from pipeline.services import Services
 from queries.columns import FilterError
@@ -70,6 +71,7 @@ def _api(services: Services, routers, description: str,
 
     api = FastAPI(title="chatlens", version="0.1.0", lifespan=lifespan, description=description)
     api.state.services = services
+    api.add_middleware(SecurityHeaders, policy=page_policy(ui.UI_DIR / "index.html"))
 
     @api.exception_handler(PublishUnavailable)
     async def _kafka_unavailable(_: Request, exc: PublishUnavailable) -> JSONResponse:

@@ -12,6 +12,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from pipeline.core.signatures import REDACTED, SECRET_HEADERS, redact_body
 from pipeline.kafka import topics
 from pipeline.core.segments import SegmentChange
 from pipeline.kafka.codecs import (encode_bot_settings, encode_events, encode_letter, encode_run, encode_schedule,
@@ -51,11 +52,15 @@ def dead_letter(source: str, bot_id: str | None, reason: list[str], body: bytes,
                 headers: Mapping[str, str] | None = None, received_at: datetime | None = None) -> dict:
     """The record kept on the dead-letter topic: enough to understand the failure and replay the request.
 
+    Secrets never reach a letter: Telegram's secret-token header and LiveChat's `secret_key` body field
+    are replaced by "[redacted]" (a replay reads the body again without checking them).
     `source` is "events-api", "events-topic", "webhook:<channel>", "stream" or "sink". The body is kept
     once: as text when it is UTF-8 (`body`), else as base64 (`body_base64`). A letter never exceeds
     MAX_RECORD_BYTES: a body that would not fit is cut, and `body_truncated` says so (with `body_bytes`).
     """
-    kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() not in KEPT_HEADERS_EXCLUDED}
+    kept = {k.lower(): (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in (headers or {}).items()
+            if k.lower() not in KEPT_HEADERS_EXCLUDED}
+    body = redact_body(body)
     if len(reason) > MAX_REASONS:
         reason = [*reason[:MAX_REASONS], f"... and {len(reason) - MAX_REASONS} more problems"]
     letter = {"source": source, "bot_id": bot_id, "reason": [r[:2000] for r in reason],

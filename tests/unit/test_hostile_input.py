@@ -103,3 +103,29 @@ def test_a_signed_livechat_body_with_a_4301_digit_integer_is_a_400_and_dead_lett
     response = client.post("/webhooks/livechat/demo", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert [letter["source"] for letter in services.publisher.dead_letters] == ["webhook:livechat"]
+
+
+@pytest.mark.parametrize("path", ["/", "/ui/", "/ui/app.css", "/health", "/docs", "/openapi.json"])
+def test_every_response_carries_the_browser_security_headers(client, path):
+    response = client.get(path, follow_redirects=False)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["referrer-policy"] == "no-referrer"
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    if path != "/docs":
+        assert "'unsafe-inline'" not in policy and "script-src 'self' 'sha256-" in policy
+
+
+def test_dead_letters_keep_no_channel_secret(client, services):
+    telegram = b'{"update_id": "not a number"}'
+    headers = signed_raw("telegram", telegram)
+    assert client.post("/webhooks/telegram/demo", content=telegram, headers=headers).status_code == 400
+    secret = DEMO.channel_secrets("livechat")["secret_key"]
+    livechat = b'{"secret_key": "%s", "action": "incoming_event", "payload": 7}' % secret.encode()
+    assert client.post("/webhooks/livechat/demo", content=livechat,
+                       headers={"Content-Type": "application/json"}).status_code == 400
+    first, second = services.publisher.dead_letters
+    assert first["headers"]["x-telegram-bot-api-secret-token"] == "[redacted]"
+    assert second["body"] == '{"secret_key": "[redacted]", "action": "incoming_event", "payload": 7}'
+    letters = repr(services.publisher.dead_letters)
+    assert DEMO.channel_secrets("telegram")["secret_token"] not in letters and secret not in letters
