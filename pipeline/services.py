@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Services:
     windows: dict[str, timedelta] = field(default_factory=dict)  # run-time inactivity windows per bot
     segments: SegmentRegistry = field(default_factory=SegmentRegistry)  # segment definitions, from their topic
     schedules: ScheduleRegistry = field(default_factory=ScheduleRegistry)  # export schedules, from their topic
+    sql_slots: asyncio.Semaphore | None = None  # /v1/sql's own bound (CHATLENS_SQL_CONCURRENCY), made on first use
     role: str = "worker"  # or "ingest": a process that only takes webhooks and events into Kafka
 
     def window_for(self, bot_id: str) -> timedelta:

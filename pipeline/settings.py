@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     stall_seconds: float = Field(60.0, ge=1, le=3600, validation_alias="CHATLENS_STALL_SECONDS",
                                  description="/health is degraded when a partition with lag has not advanced "
                                              "for this long")
+    sql_timeout_seconds: float = Field(20.0, gt=0, le=3600, validation_alias="CHATLENS_SQL_TIMEOUT_SECONDS",
+                                       description="/v1/sql: ClickHouse stops a query after this long")
+    sql_max_rows: int = Field(100_000, ge=1, le=100_000_000, validation_alias="CHATLENS_SQL_MAX_ROWS",
+                              description="/v1/sql: a result with more rows is refused (add a LIMIT)")
+    sql_concurrency: int = Field(2, ge=1, le=64, validation_alias="CHATLENS_SQL_CONCURRENCY",
+                                 description="/v1/sql queries at once; more are answered 429, so analysts never "
+                                             "starve the Users page")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")

@@ -20,6 +20,7 @@ from pipeline.http.deps import ServicesDep, admin, require
 from pipeline.http.errors import ApiError
 
 router = APIRouter(dependencies=[Depends(admin)])
+SQL_MAX_RESULT_BYTES = 256 * 1024 * 1024
 
 
 class SqlRequest(BaseModel):
@@ -28,13 +29,20 @@ class SqlRequest(BaseModel):
                                        description="values for {name:Type} placeholders in the SQL")
 
 
-@router.post("/v1/sql", summary="Run read-only SQL on the store (analysts; embedded chDB is reachable only here)")
+@router.post("/v1/sql", summary="Run read-only SQL on the store (analysts; embedded chDB is reachable only here)",
+             responses={400: {"description": "the database's error, a timeout or a result over the row limit"},
+                        429: {"description": "CHATLENS_SQL_CONCURRENCY queries are running already"}})
 async def sql(request: SqlRequest, services: ServicesDep) -> dict:
     if services.clickhouse is None:
         raise ApiError(501, "not_available", "no ClickHouse client in this process")
 
+    limits = services.settings
+    # readonly=1 also forbids a query's own SETTINGS from lifting these
+    settings = {"readonly": 1, "max_execution_time": limits.sql_timeout_seconds, "max_result_rows": limits.sql_max_rows,
+                "max_result_bytes": SQL_MAX_RESULT_BYTES, "result_overflow_mode": "throw"}
+
     def run() -> tuple[list[str], list]:
-        client, settings = services.clickhouse, {"readonly": 1}
+        client = services.clickhouse
         result = client.query(request.sql, parameters=request.parameters, settings=settings)
         names = list(result.column_names)
         if not names:  # chDB names no columns for an empty result; ask ClickHouse what they would be
@@ -44,10 +52,16 @@ async def sql(request: SqlRequest, services: ServicesDep) -> dict:
             names = [row[0] for row in described.result_rows]
         return names, result.result_rows
 
-    try:
-        names, rows = await asyncio.to_thread(run)
-    except Exception as e:  # noqa: BLE001 - the database's message is the useful answer
-        raise ApiError(400, "sql_error", str(e)[:2000]) from None
+    if services.sql_slots is None:
+        services.sql_slots = asyncio.Semaphore(limits.sql_concurrency)
+    if services.sql_slots.locked():
+        raise ApiError(429, "busy", f"{limits.sql_concurrency} SQL queries are running; try again when one is done",
+                       {"Retry-After": "5"})
+    async with services.sql_slots:
+        try:
+            names, rows = await asyncio.to_thread(run)
+        except Exception as e:  # noqa: BLE001 - the database's message is the useful answer
+            raise ApiError(400, "sql_error", str(e)[:2000]) from None
     return {"columns": names, "rows": [list(map(jsonable, r)) for r in rows]}
 
 
