@@ -65,8 +65,8 @@ class ExportJobs:
     """Starts, tracks and finds export jobs; at most `max_running` write at once, the rest stay queued."""
 
     def __init__(self, root: Path, *, direct_limit: int = DIRECT_LIMIT, max_running: int = 2,
-                 retention: timedelta = timedelta(hours=72)):
-        self.root = root
+                 retention: timedelta = timedelta(hours=72), csv_guard: bool = True):
+        self.root, self.csv_guard = root, csv_guard
         self.direct_limit = direct_limit
         self.retention = retention
         self._jobs: dict[tuple[str, str], ExportJob] = {}
@@ -160,7 +160,7 @@ class ExportJobs:
         with self._slots:
             self._update(job, status=RUNNING)
             try:
-                write_csv(client, query, target, on_rows=progress)
+                write_csv(client, query, target, on_rows=progress, guard=self.csv_guard)
                 self._update(job, status=DONE, finished_at=_now())
             except Exception as e:  # noqa: BLE001 - the job reports it; the worker carries on
                 log.exception("export %s of bot %s failed", job.id, job.bot_id)

@@ -46,15 +46,15 @@ def count_users(client: Client, query: ExportQuery) -> int:
 
 
 def stream_csv(client: Client, query: ExportQuery, *,
-               on_rows: Callable[[int], None] | None = None) -> Iterator[bytes]:
+               on_rows: Callable[[int], None] | None = None, guard: bool = True) -> Iterator[bytes]:
     """The export as UTF-8 CSV chunks, header first. Close the iterator early to stop the read."""
     with reader(client) as own, own.query_column_block_stream(
             query.sql, parameters=query.parameters, settings={"max_block_size": BLOCK_ROWS}) as blocks:
-        yield from csv_chunks(query.columns, query.types, blocks, on_rows=on_rows)
+        yield from csv_chunks(query.columns, query.types, blocks, on_rows=on_rows, guard=guard)
 
 
 def write_csv(client: Client, query: ExportQuery, target: Path, *,
-              on_rows: Callable[[int], None] | None = None) -> None:
+              on_rows: Callable[[int], None] | None = None, guard: bool = True) -> None:
     """The export into `target`, which appears only when complete: `<target>.partial`, fsync, rename.
 
     On failure the partial file is removed and the error raised; a repeat overwrites `target`.
@@ -62,7 +62,7 @@ def write_csv(client: Client, query: ExportQuery, target: Path, *,
     partial = target.with_name(target.name + ".partial")
     try:
         with partial.open("wb") as out:
-            for chunk in stream_csv(client, query, on_rows=on_rows):
+            for chunk in stream_csv(client, query, on_rows=on_rows, guard=guard):
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())

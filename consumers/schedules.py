@@ -85,7 +85,7 @@ class RunHistory:
 
 
 def export_members(client: Client, request: RunRequest, root: Path, *,
-                   segments: Mapping[str, Group] | None = None) -> tuple[int, Path]:
+                   segments: Mapping[str, Group] | None = None, guard: bool = True) -> tuple[int, Path]:
     """Write the segment's members to `<root>/<destination>/<file>`: rows go to `.partial`, fsync, rename.
 
     `segments`: the bot's dynamic segments (id -> saved filter), so a dynamic segment exports its matches.
@@ -103,7 +103,7 @@ def export_members(client: Client, request: RunRequest, root: Path, *,
         nonlocal rows
         rows += n
 
-    write_csv(client, query, target, on_rows=counted)
+    write_csv(client, query, target, on_rows=counted, guard=guard)
     return rows, target
 
 
@@ -117,8 +117,8 @@ class ScheduleExecutor:
     def __init__(self, client: Client, root: Path, bots: Container[str], *,
                  registry: ScheduleRegistry | None = None, retry_delays: Sequence[float] = RETRY_DELAYS,
                  attempts: int = MAX_ATTEMPTS,
-                 dynamic_segments: Callable[[str], Mapping[str, Group]] = lambda _bot_id: {}):
-        self.client, self.root, self.bots = client, root, bots
+                 dynamic_segments: Callable[[str], Mapping[str, Group]] = lambda _bot_id: {}, csv_guard: bool = True):
+        self.client, self.root, self.bots, self.csv_guard = client, root, bots, csv_guard
         self.dynamic_segments = dynamic_segments   # bot id -> its dynamic segments, read when a run starts
         self.registry = registry or ScheduleRegistry()   # only its deletions matter: a deleted schedule stops
         self.history = RunHistory(client)
@@ -156,7 +156,8 @@ class ScheduleExecutor:
         await asyncio.to_thread(self.history.record, request, attempt, RUNNING, started_at=started)
         try:
             rows, path = await asyncio.to_thread(export_members, self.client, request, self.root,
-                                                 segments=self.dynamic_segments(request.schedule.bot_id))
+                                                 segments=self.dynamic_segments(request.schedule.bot_id),
+                                                 guard=self.csv_guard)
         except Exception as e:  # noqa: BLE001 - recorded with the attempt, then retried
             error = f"{type(e).__name__}: {e}"
             log.warning("schedule run %s attempt %d failed: %s", request.run_id, attempt, error)

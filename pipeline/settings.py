@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     sql_concurrency: int = Field(2, ge=1, le=64, validation_alias="CHATLENS_SQL_CONCURRENCY",
                                  description="/v1/sql queries at once; more are answered 429, so analysts never "
                                              "starve the Users page")
+    csv_formula_guard: bool = Field(True, validation_alias="CHATLENS_CSV_FORMULA_GUARD",
+                                    description="prefix text cells that start with = + - @ tab or CR with ' in every "
+                                                "CSV (spreadsheet formula injection); false for machine consumers")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")

@@ -128,13 +128,24 @@ def format_column(type_: str, values: Sequence[Any]) -> Sequence[Any]:
     return [formatter(value) for value in values]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula (OWASP)
+TEXT_TYPES = ("string", "attribute", "tags")  # where user-controlled text lands (numbers may be negative)
+
+
+def guarded(fields: Sequence[Any]) -> list[Any]:
+    """Text a spreadsheet would run as a formula, prefixed with ' so it shows as the text it is."""
+    return ["'" + f if isinstance(f, str) and f.startswith(FORMULA_STARTS) else f for f in fields]
+
+
 def csv_chunks(columns: Sequence[str], types: Sequence[str], blocks: Iterable[Sequence[Sequence[Any]]], *,
-               on_rows: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+               on_rows: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS,
+               guard: bool = True) -> Iterator[bytes]:
     """UTF-8 CSV in chunks: the header, then at most `chunk_rows` rows per chunk, block after block.
 
     A block is column-oriented (one sequence of values per column, as ClickHouse sends them). Only one
     block and one chunk are held at a time, so memory does not grow with the export. `on_rows(n)` runs
     after the consumer took a chunk of n rows (e.g. wrote it), so progress never runs ahead of the file.
+    `guard` neutralises formulas in text cells (CSV injection); off only for machine consumers.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -149,6 +160,8 @@ def csv_chunks(columns: Sequence[str], types: Sequence[str], blocks: Iterable[Se
     yield take()
     for block in blocks:
         fields = [format_column(type_, values) for type_, values in zip(types, block)]
+        if guard:
+            fields = [guarded(values) if type_ in TEXT_TYPES else values for type_, values in zip(types, fields)]
         size = len(fields[0]) if fields else 0
         for start in range(0, size, chunk_rows):
             writer.writerows(zip(*(values[start:start + chunk_rows] for values in fields)))

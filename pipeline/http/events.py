@@ -8,7 +8,9 @@ from pydantic import BaseModel
 
 from pipeline.core.ingest import EVENTS_API
 from pipeline.http.deps import Authorized, ServicesDep
-from pipeline.http.intake import take
+from pipeline.http.errors import ApiError
+from pipeline.http.intake import BodyTooLarge, limited_body, take
+from pipeline.kafka.publisher import dead_letter
 from schemas.events import utc_now
 from schemas.limits import MAX_EVENT_BYTES, MAX_EVENTS_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_TEXT_CHARS
 
@@ -28,6 +30,12 @@ class Accepted(BaseModel):
                         413: {"description": "over a size limit (named); kept on the dead-letter topic"},
                         503: {"description": "Kafka did not acknowledge; retry"}})
 async def post_events(bot: Authorized, services: ServicesDep, request: Request) -> Accepted:
-    taken = await take(services, EVENTS_API, bot.bot_id, await request.body(), request.headers, utc_now(),
+    try:
+        body = await limited_body(request, MAX_EVENTS_BODY_BYTES)
+    except BodyTooLarge as e:   # authenticated: kept (what was read of it) with the reason
+        await services.publisher.dead_letter(dead_letter(EVENTS_API, bot.bot_id, [str(e)], e.prefix,
+                                                         request.headers, utc_now()))
+        raise ApiError(413, "too_large", [str(e), EVENTS_LIMITS]) from None
+    taken = await take(services, EVENTS_API, bot.bot_id, body, request.headers, utc_now(),
                        invalid="invalid_event", limits=EVENTS_LIMITS)
     return Accepted(accepted=len(taken.events), event_ids=[e.event_id for e in taken.events])

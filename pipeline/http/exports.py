@@ -88,7 +88,8 @@ class ThreadedChunks:
 def export_jobs(services: Services) -> ExportJobs:
     """The job registry of one app (kept in this worker's memory and under CHATLENS_DATA_DIR/exports)."""
     return ExportJobs(services.settings.data_dir / "exports", direct_limit=DIRECT_LIMIT,
-                      retention=timedelta(hours=services.settings.export_retention_hours))
+                      retention=timedelta(hours=services.settings.export_retention_hours),
+                      csv_guard=services.settings.csv_formula_guard)
 
 
 def get_jobs(request: Request) -> ExportJobs:
@@ -128,7 +129,7 @@ async def create_export(bot: Authorized, jobs: Jobs, services: ServicesDep, requ
         job = jobs.start(client, bot.bot_id, query, total)
         body = described(job)
         return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
-    chunks = ThreadedChunks(lambda: stream_csv(client, query))
+    chunks = ThreadedChunks(lambda: stream_csv(client, query, guard=services.settings.csv_formula_guard))
     try:
         header = await chunks.next()   # a failing query answers 500 here, before any CSV is sent
     except Exception as e:  # noqa: BLE001

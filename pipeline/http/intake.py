@@ -8,12 +8,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from fastapi import Request
+
 from pipeline.core import ingest
 from pipeline.core.ingest import Ingested
 from pipeline.http.errors import ApiError
 from pipeline.kafka.publisher import dead_letter
 from pipeline.services import Services
 from schemas.events import EventTooLarge
+
+
+class BodyTooLarge(Exception):
+    """A body over its limit: by its Content-Length, or found while reading (`prefix`: what was read)."""
+
+    def __init__(self, limit: int, size: int, prefix: bytes = b""):
+        super().__init__(f"body: at most {limit:,} bytes per request (got {'more than ' if prefix else ''}{size:,})")
+        self.prefix = prefix
+
+
+async def limited_body(request: Request, limit: int) -> bytes:
+    """The body, refused by its declared length before any of it is read, and never read past `limit` (a
+    chunked body too): an unauthenticated sender cannot make the process hold more than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit, int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit, size, b"".join(chunks))
+    return b"".join(chunks)
 
 
 async def take(services: Services, source: str, bot_id: str, body: bytes, headers: Mapping[str, str],

@@ -14,7 +14,7 @@ from pipeline.core.ingest import webhook_source
 from pipeline.core.signatures import ChannelNotConfigured, Unauthenticated, verify
 from pipeline.http.deps import ServicesDep
 from pipeline.http.errors import ApiError
-from pipeline.http.intake import take
+from pipeline.http.intake import BodyTooLarge, limited_body, take
 from schemas.channels import HandshakeRejected, messenger
 from schemas.events import CHANNELS, utc_now
 from schemas.limits import MAX_EVENT_BYTES, MAX_TEXT_CHARS, MAX_WEBHOOK_BYTES
@@ -34,9 +34,10 @@ TOO_LARGE_HINT = (f"limits: a text at most {MAX_TEXT_CHARS:,} characters, an eve
 async def webhook(channel: str, bot_id: str, request: Request, services: ServicesDep) -> JSONResponse:
     if channel not in CHANNELS:
         raise ApiError(404, "unknown_channel", f"channel must be one of {', '.join(CHANNELS)}")
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BYTES:
-        raise ApiError(413, "too_large", f"at most {MAX_WEBHOOK_BYTES:,} bytes per webhook body (got {len(body):,})")
+    try:
+        body = await limited_body(request, MAX_WEBHOOK_BYTES)
+    except BodyTooLarge as e:   # before authentication: nothing of it is kept
+        raise ApiError(413, "too_large", str(e)) from None
     bot = services.bots.get(bot_id)
     if bot is None:
         raise ApiError(401, "unauthenticated", "unknown bot")

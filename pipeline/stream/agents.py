@@ -193,7 +193,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
 
     if settings.sink_enabled and services.clickhouse is not None:
         executor = ScheduleExecutor(services.clickhouse, settings.schedule_dir, services.bots,
-                                    registry=services.schedules, dynamic_segments=services.segments.dynamic_filters)
+                                    registry=services.schedules, dynamic_segments=services.segments.dynamic_filters,
+                                    csv_guard=settings.csv_formula_guard)
 
         @app.task
         async def scheduled_exports() -> None:

@@ -166,3 +166,19 @@ def test_a_request_may_lower_the_direct_limit_but_not_raise_it():
         ExportRequest.model_validate({"direct_limit": DIRECT_LIMIT + 1})
     with pytest.raises(ValidationError):
         ExportRequest.model_validate({"columns": []})
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "+cmd|' /C calc'!A0", "-2+3", "\tx", "\rx"]
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text_in_every_text_column():
+    rows = parsed(as_csv(["name", "attributes.plan", "tags", "sentiment"], ["string", "attribute", "tags", "number"],
+                         [(f, f, [f], -0.5) for f in FORMULAS]))[1:]
+    assert [row[:3] for row in rows] == [["'" + f] * 3 for f in FORMULAS]
+    assert {row[3] for row in rows} == {"-0.5"}   # numbers stay numbers
+    assert parsed(as_csv(["name"], ["string"], [("Ann",), ("a=b",), (" =x",)]))[1:] == [["Ann"], ["a=b"], [" =x"]]   # only a formula's first character counts
+
+
+def test_machine_consumers_may_turn_the_formula_guard_off():
+    rows = parsed(as_csv(["name"], ["string"], [(f,) for f in FORMULAS], guard=False))[1:]
+    assert [row[0] for row in rows] == FORMULAS
