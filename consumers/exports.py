@@ -61,7 +61,8 @@ def write_csv(client: Client, query: ExportQuery, target: Path, *,
     """
     partial = target.with_name(target.name + ".partial")
     try:
-        with partial.open("wb") as out:
+        # O_NOFOLLOW: a link planted where the partial file goes is refused, never written through
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as out:
             for chunk in stream_csv(client, query, on_rows=on_rows, guard=guard):
                 out.write(chunk)
             out.flush()

@@ -24,7 +24,7 @@ from aiokafka.errors import CommitFailedError
 from consumers.exports import write_csv
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import decode_run
-from pipeline.core.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry
+from pipeline.core.schedules import MAX_ATTEMPTS, RETRY_DELAYS, RunRequest, ScheduleRegistry, bot_root, inside
 from queries import schedules as sql
 from queries.export import compile_export, format_datetime
 from schemas.filters import Group
@@ -94,8 +94,14 @@ def export_members(client: Client, request: RunRequest, root: Path, *,
     s = request.schedule
     query = compile_export(s.bot_id, members_filter(s.segment), s.columns, now=datetime.now(UTC),
                            segments=segments)
-    folder = root / s.destination
+    own = bot_root(root, s.bot_id)
+    folder = own / s.destination
+    # checked again now, not only when the schedule was made: a link placed since must not lead out
+    if not inside(own, root) or not inside(folder, own):
+        raise PermissionError(f"destination {s.destination!r} leads outside the bot's directory")
     folder.mkdir(parents=True, exist_ok=True)
+    if not inside(folder, own):
+        raise PermissionError(f"destination {s.destination!r} leads outside the bot's directory")
     target = folder / request.file
     rows = 0
 

@@ -1,7 +1,8 @@
 """Scheduled segment exports, the pure part: what a schedule is, when it is due, what its runs are called.
 
 A schedule exports the members of one segment (the filter `segments has <segment>`) on a cron
-expression, evaluated in UTC, to `<CHATLENS_SCHEDULE_DIR>/<destination>/<segment>-<time>.csv`.
+expression, evaluated in UTC, to `<CHATLENS_SCHEDULE_DIR>/<bot>/<destination>/<segment>-<time>.csv`:
+each bot has its own root, and no destination leaves it.
 Definitions live on a compacted topic (key `<bot_id>:<schedule_id>`); the leader asks for due runs,
 the executor runs them once per run id. No Kafka, ClickHouse or Faust here: values in, values out.
 """
@@ -111,19 +112,29 @@ def check_columns(columns: Iterable[str]) -> tuple[str, ...]:
     return tuple(checked)
 
 
+def bot_root(root: Path, bot_id: str) -> Path:
+    """The bot's own directory under the schedule root: every destination of the bot is below it."""
+    return root / safe_name(bot_id)
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its symbolic links followed, is `root` or below it."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def check_destination(destination: str, root: Path) -> str:
-    """A relative directory without `..` that stays under `root` (symbolic links included); normalised."""
+    """A relative directory without `..` that stays under `root` (the bot's root; symbolic links included);
+    normalised ('.' is the root itself)."""
     shown = destination[:80]
     path = PurePosixPath(destination)
     if not destination.strip() or any(ord(c) < 32 for c in destination) or "\\" in destination:
         raise ScheduleError([f"destination: expected a directory name like 'weekly/newsletter' (got {shown!r})"])
     if path.is_absolute():
-        raise ScheduleError([f"destination: expected a path relative to CHATLENS_SCHEDULE_DIR (got {shown!r})"])
+        raise ScheduleError([f"destination: expected a path relative to the bot's directory (got {shown!r})"])
     if ".." in path.parts:
         raise ScheduleError([f"destination: '..' is not allowed (got {shown!r})"])
-    base = root.resolve()
-    if not (base / path).resolve().is_relative_to(base):
-        raise ScheduleError([f"destination: resolves outside CHATLENS_SCHEDULE_DIR (got {shown!r})"])
+    if not inside(root / path, root):
+        raise ScheduleError([f"destination: resolves outside the bot's directory (got {shown!r})"])
     return str(path)
 
 
@@ -134,7 +145,7 @@ def new_schedule(bot_id: str, request: ScheduleRequest, *, root: Path, now: date
     checked: dict[str, Any] = {}
     checks = {"cron": lambda: check_cron(request.cron),
               "columns": lambda: check_columns(request.columns or DEFAULT_EXPORT_COLUMNS),
-              "destination": lambda: check_destination(request.destination or safe_name(bot_id), root)}
+              "destination": lambda: check_destination(request.destination or ".", bot_root(root, bot_id))}
     for name, check in checks.items():
         try:
             checked[name] = check()

@@ -63,7 +63,7 @@ def test_a_dynamic_segment_exports_the_users_its_saved_filter_matches_at_run_tim
                               dynamic_segments=lambda bot: {"cd-names": named_d} if bot == bot_id else {})
     request = scheduled_run(replace(schedule(bot_id), segment="cd-names"), AT)
     assert asyncio.run(runner.handle(request)) == SUCCEEDED
-    with (tmp_path / "out/weekly/cd-names-20261201T120000Z.csv").open(newline="", encoding="utf-8") as f:
+    with (tmp_path / bot_id / "out/weekly/cd-names-20261201T120000Z.csv").open(newline="", encoding="utf-8") as f:
         assert [r["user_id"] for r in csv.DictReader(f)] == ["web:c", "web:d"]
 
 
@@ -71,7 +71,7 @@ def test_a_run_writes_the_segments_members_to_its_file_and_records_one_success(c
                                                                                members):
     request = scheduled_run(schedule(bot_id), AT)
     assert asyncio.run(executor(clickhouse, tmp_path, bot_id).handle(request)) == SUCCEEDED
-    path = tmp_path / "out/weekly/newsletter-20261201T120000Z.csv"
+    path = tmp_path / bot_id / "out/weekly/newsletter-20261201T120000Z.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["user_id"] for r in rows] == members and rows[1]["name"] == 'Doe, "Jo" 😀'
@@ -80,7 +80,7 @@ def test_a_run_writes_the_segments_members_to_its_file_and_records_one_success(c
     [run] = RunHistory(clickhouse).history(bot_id, request.schedule.schedule_id)
     assert {k: run[k] for k in ("run_id", "attempt", "status", "rows", "file", "error")} == {
         "run_id": request.run_id, "attempt": 1, "status": SUCCEEDED, "rows": 3,
-        "file": "out/weekly/newsletter-20261201T120000Z.csv", "error": None}
+        "file": f"{bot_id}/out/weekly/newsletter-20261201T120000Z.csv", "error": None}   # from the root
     assert run["scheduled_for"] == "2026-12-01T12:00:00.000Z" and run["finished_at"] >= run["started_at"]
 
 
@@ -88,9 +88,9 @@ def test_a_run_id_that_already_succeeded_is_not_run_again(clickhouse, tmp_path, 
     request = scheduled_run(schedule(bot_id), AT)
     runner = executor(clickhouse, tmp_path, bot_id)
     assert asyncio.run(runner.handle(request)) == SUCCEEDED
-    (tmp_path / "out/weekly" / request.file).unlink()
+    (tmp_path / bot_id / "out/weekly" / request.file).unlink()
     assert asyncio.run(runner.handle(request)) == SKIPPED
-    assert not (tmp_path / "out/weekly" / request.file).exists()
+    assert not (tmp_path / bot_id / "out/weekly" / request.file).exists()
     assert attempts(clickhouse, request) == [(1, SUCCEEDED)]
     manual = manual_run(request.schedule, AT)   # a run by hand has its own id: it runs
     assert asyncio.run(runner.handle(manual)) == SUCCEEDED
@@ -98,16 +98,40 @@ def test_a_run_id_that_already_succeeded_is_not_run_again(clickhouse, tmp_path, 
 
 def test_a_failing_export_is_retried_and_every_attempt_is_recorded_with_its_error(clickhouse, tmp_path, bot_id,
                                                                                    members):
-    (tmp_path / "blocked").write_text("a file where the directory should be")
+    (tmp_path / bot_id).mkdir()
+    (tmp_path / bot_id / "blocked").write_text("a file where the directory should be")
     request = scheduled_run(schedule(bot_id, destination="blocked/weekly"), AT)
     runner = executor(clickhouse, tmp_path, bot_id)
     assert asyncio.run(runner.handle(request)) == FAILED
     history = RunHistory(clickhouse).history(bot_id, request.schedule.schedule_id)
     assert [(r["attempt"], r["status"]) for r in history] == [(3, FAILED), (2, FAILED), (1, FAILED)]
     assert all(r["error"].startswith(("FileExistsError", "NotADirectoryError")) for r in history)
-    (tmp_path / "blocked").unlink()   # the cause goes away; the same run requested again carries on counting
+    (tmp_path / bot_id / "blocked").unlink()   # the cause goes away; the same run requested again carries on counting
     assert asyncio.run(runner.handle(request)) == SUCCEEDED
     assert attempts(clickhouse, request) == [(1, FAILED), (2, FAILED), (3, FAILED), (4, SUCCEEDED)]
+
+
+def test_two_bots_exporting_the_same_segment_to_the_same_destination_write_apart(clickhouse, tmp_path, bot_id,
+                                                                                  members):
+    runner = ScheduleExecutor(clickhouse, tmp_path, {bot_id, "otherbot"}, retry_delays=(0.05,))
+    ours, theirs = scheduled_run(schedule(bot_id, "shared"), AT), scheduled_run(schedule("otherbot", "shared"), AT)
+    assert [asyncio.run(runner.handle(r)) for r in (ours, theirs)] == [SUCCEEDED, SUCCEEDED]
+    with (tmp_path / bot_id / "shared" / ours.file).open(newline="") as a, \
+            (tmp_path / "otherbot" / "shared" / theirs.file).open(newline="") as b:
+        assert [r["name"] for r in csv.DictReader(b)] == ["Other"] and len(list(csv.DictReader(a))) == 3
+
+
+def test_a_link_placed_under_the_root_after_the_schedule_was_made_is_not_followed(clickhouse, tmp_path, bot_id,
+                                                                                   members):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / bot_id).mkdir(parents=True)
+    (root / bot_id / "out").symlink_to(outside)        # placed once the schedule (out/weekly) was valid
+    request = scheduled_run(schedule(bot_id), AT)
+    assert asyncio.run(executor(clickhouse, root, bot_id).handle(request)) == FAILED
+    history = RunHistory(clickhouse).history(bot_id, request.schedule.schedule_id)
+    assert history[0]["error"].startswith("PermissionError") and list(outside.iterdir()) == []
 
 
 def test_an_attempt_left_running_by_a_stopped_worker_is_marked_interrupted(clickhouse, tmp_path, bot_id, members):
@@ -146,7 +170,7 @@ def test_a_request_delivered_twice_on_the_real_broker_runs_once(kafka_broker, cl
 
     asyncio.run(scenario())
     assert attempts(clickhouse, request) == [(1, SUCCEEDED)]
-    assert sorted(p.name for p in (tmp_path / "out/weekly").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / bot_id / "out/weekly").iterdir()) == [
         "newsletter-20261201T120000Z.csv", "newsletter-20261202T120000Z.csv"]
 
 

@@ -13,7 +13,7 @@ from pipeline.kafka import compacted, topics
 from pipeline.kafka.codecs import decode_schedule
 from pipeline.core.schedules import (
     RunRequest, Schedule, ScheduleError, ScheduleRegistry, ScheduleRequest, due_runs, file_name, latest_cron_time,
-    manual_run, new_schedule, run_id, scheduled_run,
+    bot_root, manual_run, new_schedule, run_id, scheduled_run,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, 30, 250_000, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_a_valid_request_gets_defaults_and_a_normalised_destination(tmp_path):
     s = make(tmp_path, destination="weekly//news/./letters", cron="0  6 * *   MON")
     assert (s.cron, s.destination, s.bot_id, s.created_at) == ("0 6 * * MON", "weekly/news/letters", "demo", NOW)
     assert s.columns == ("user_id", "name", "email", "last_seen", "first_seen")
-    assert make(tmp_path).destination == "demo"
+    assert make(tmp_path).destination == "."   # the bot's own directory
 
 
 @pytest.mark.parametrize("cron, message", [
@@ -127,7 +127,7 @@ def test_unknown_columns_are_refused_with_their_position(tmp_path):
 
 
 @pytest.mark.parametrize("destination, message", [
-    ("/etc/cron.d", "relative to CHATLENS_SCHEDULE_DIR"),
+    ("/etc/cron.d", "relative to the bot's directory"),
     ("exports/../../etc", "'..' is not allowed"),
     ("..", "'..' is not allowed"),
     ("a\\b", "expected a directory name"),
@@ -141,9 +141,21 @@ def test_a_destination_outside_the_root_is_refused(tmp_path, destination, messag
 def test_a_destination_that_escapes_through_a_symbolic_link_is_refused(tmp_path):
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir(), outside.mkdir()
-    (root / "link").symlink_to(outside)
+    (root / "demo").mkdir()
+    (root / "demo" / "link").symlink_to(outside)
     with pytest.raises(ScheduleError, match="destination: resolves outside"):
         new_schedule("demo", ScheduleRequest(segment="s", cron="* * * * *", destination="link/x"), root=root, now=NOW)
+
+
+def test_each_bot_has_its_own_directory_so_no_destination_reaches_another_bots(tmp_path):
+    alpha = new_schedule("alpha", ScheduleRequest(segment="news", cron="* * * * *", destination="beta"),
+                         root=tmp_path, now=NOW)
+    assert bot_root(tmp_path, alpha.bot_id) / alpha.destination == tmp_path / "alpha" / "beta"
+    (tmp_path / "alpha").mkdir()
+    (tmp_path / "alpha" / "to-beta").symlink_to(tmp_path / "beta")
+    with pytest.raises(ScheduleError, match="resolves outside the bot's directory"):
+        new_schedule("alpha", ScheduleRequest(segment="news", cron="* * * * *", destination="to-beta"),
+                     root=tmp_path, now=NOW)
 
 
 def test_every_wrong_field_is_named_at_once(tmp_path):
