@@ -6,9 +6,11 @@ upgraded in :func:`upgrade` before validation, so the pipeline only ever sees th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import (
@@ -19,6 +21,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -138,6 +141,28 @@ class Profile(BaseModel):
     username: str | None = Field(default=None, max_length=256)
     avatar: str | None = Field(default=None, max_length=4096)
     external_user_id: str | None = Field(default=None, max_length=256)
+
+    @field_validator("ip")
+    @classmethod
+    def _an_ip_address(cls, value: str | None) -> str | None:
+        """Typed: an IPv4 or IPv6 address, as ipaddress writes it (anything else would be shown as sent)."""
+        if not value:
+            return value
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"expected an IP address like 192.0.2.44 (got {value[:80]!r})") from None
+
+    @field_validator("avatar", "source")
+    @classmethod
+    def _a_web_address(cls, value: str | None) -> str | None:
+        """Typed: an http(s) URL, so a page can link it (a javascript: or data: URL never gets in)."""
+        if not value:
+            return value
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http(s) URL (got {value[:80]!r})")
+        return value.strip()
 
     def known(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}

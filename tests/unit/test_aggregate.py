@@ -252,7 +252,7 @@ MAKERS = [
     lambda i, m, v: said(i, m, ["awful", "meh", "ok", "great", ""][v % 5]),
     lambda i, m, v: said(i, m, "reply", "outbound"),
     lambda i, m, v: clicked(i, m, ["url", "postback"][v % 2]),
-    lambda i, m, v: profiled(i, m, **{["city", "name", "ip"][v % 3]: ["", "A", "B"][v // 3 % 3]}),
+    lambda i, m, v: profiled(i, m, **{["city", "name", "region"][v % 3]: ["", "A", "B"][v // 3 % 3]}),
     lambda i, m, v: admin(NameEdited, i, m, name=f"N{v}"),
     lambda i, m, v: admin([TagAdded, TagRemoved][v % 2], i, m, tag=f"t{v % 3}"),
     lambda i, m, v: admin([SegmentAdded, SegmentRemoved][v % 2], i, m, segment=f"s{v % 2}"),

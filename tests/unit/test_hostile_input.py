@@ -129,3 +129,15 @@ def test_dead_letters_keep_no_channel_secret(client, services):
     assert second["body"] == '{"secret_key": "[redacted]", "action": "incoming_event", "payload": 7}'
     letters = repr(services.publisher.dead_letters)
     assert DEMO.channel_secrets("telegram")["secret_token"] not in letters and secret not in letters
+
+
+@pytest.mark.parametrize("field,value", [("ip", "<b>1.2.3.4</b>"), ("avatar", "javascript:alert(1)"),
+                                         ("source", "javascript:alert(1)"), ("avatar", "data:text/html,x")])
+def test_typed_profile_fields_are_refused_unless_they_are_what_they_say(client, services, field, value):
+    body = {"kind": "profile_update", "event_id": "p1", "user_id": "web:u", "occurred_at": "2026-01-01T00:00:00Z",
+            "profile": {field: value}}
+    response = client.post("/v1/bots/demo/events", json=body, headers=AUTH)
+    assert response.status_code == 400 and field in str(response.json()["detail"])
+    ok = client.post("/v1/bots/demo/events", headers=AUTH, json={**body, "profile": {
+        "ip": " 2001:DB8::1 ", "avatar": "https://x.test/a.png", "source": "http://shop.test/p"}})
+    assert ok.status_code == 202 and services.publisher.events[-1].profile.ip == "2001:db8::1"
