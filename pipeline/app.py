@@ -11,7 +11,7 @@ from faust.contrib.asgi import serve_asgi
 
 from consumers.clickhouse import ClickHouseEventStore, ClickHouseProjectionStore, connect
 from pipeline.core.bots import load_bots
-from pipeline.http.app import create_api
+from pipeline.http.app import SERVER_OPTIONS, create_api
 from pipeline.kafka import codecs, compacted, topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
@@ -37,8 +37,8 @@ def build_services(settings: Settings) -> Services:
 def build_app(settings: Settings, services: Services) -> faust.App:
     """The worker's Faust app with the HTTP app served inside it (after table recovery)."""
     app = make_app(settings, services)
-    serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port, http="httptools",
-               access_log=settings.access_log)
+    serve_asgi(app, create_api(services), host=settings.http_host, port=settings.http_port,
+               access_log=settings.access_log, **SERVER_OPTIONS)
     return app
 
 

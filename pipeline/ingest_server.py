@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from pipeline.core.bots import load_bots
 from pipeline.core.progress import ProgressMonitor
-from pipeline.http.app import create_ingest_api
+from pipeline.http.app import SERVER_OPTIONS, create_ingest_api
 from pipeline.kafka import group_lag
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
@@ -28,7 +28,6 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-BACKLOG = 4096  # connections a burst may queue before accept
 PROCESS = [sys.executable, "-c", "import sys; from pipeline.cli.main import main; sys.argv[0] = 'chatlens'; main()",
            "ingest", "--processes", "1"]
 
@@ -55,8 +54,8 @@ def shared_socket(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """One ingest process, until SIGTERM or Ctrl-C (uvicorn finishes the requests in flight)."""
-    config = uvicorn.Config(build_ingest_api(settings), http="httptools", loop="uvloop", lifespan="on",
-                            access_log=settings.access_log, log_level=settings.log_level, backlog=BACKLOG,
+    config = uvicorn.Config(build_ingest_api(settings), loop="uvloop", lifespan="on", access_log=settings.access_log,
+                            log_level=settings.log_level, **SERVER_OPTIONS,
                             timeout_graceful_shutdown=settings.shutdown_seconds)
     uvicorn.Server(config).run(sockets=[shared_socket(host, port)])
 

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     csv_formula_guard: bool = Field(True, validation_alias="CHATLENS_CSV_FORMULA_GUARD",
                                     description="prefix text cells that start with = + - @ tab or CR with ' in every "
                                                 "CSV (spreadsheet formula injection); false for machine consumers")
+    body_timeout_seconds: float = Field(30.0, gt=0, le=600, validation_alias="CHATLENS_BODY_TIMEOUT_SECONDS",
+                                        description="a webhook or events body that takes longer to arrive is a 408")
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", validation_alias="CHATLENS_LOG_LEVEL")
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "admin_key", mode="before")

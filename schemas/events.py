@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.limits import MAX_ATTACHMENTS, MAX_EVENT_BYTES, MAX_TEXT_CHARS
+from schemas.limits import MAX_ATTACHMENTS, MAX_CLOCK_AHEAD, MAX_EVENT_BYTES, MAX_TEXT_CHARS
 
 SCHEMA_VERSION = 1
 
@@ -80,6 +80,15 @@ class _Event(BaseModel):
         if not self.user_id.startswith(f"{self.channel}:"):
             raise ValueError(f"user_id must start with '{self.channel}:' (the event's channel), "
                              f"got {self.user_id!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _not_far_in_the_future(self) -> _Event:
+        """A clock can be off by minutes, not by a day: a `date` of year 9999 would pin the user first by
+        last seen for ever."""
+        if self.occurred_at > self.received_at + MAX_CLOCK_AHEAD:
+            raise ValueError(f"occurred_at {self.occurred_at.isoformat()} is more than "
+                             f"{MAX_CLOCK_AHEAD.total_seconds() / 3600:g} hours after it was received")
         return self
 
     @property

@@ -14,6 +14,8 @@ does not fit can never be written, so each limit below is chosen so that what it
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 BROKER_MESSAGE_MAX_BYTES = 1_048_588  # Kafka's default `message.max.bytes`, written into the local broker's config
 PRODUCER_MAX_REQUEST_BYTES = 1_048_576  # aiokafka's default `max_request_size`, passed explicitly
 MAX_RECORD_BYTES = 1_000_000  # what chatlens puts in one record's value; the rest is left for key and framing
@@ -26,3 +28,4 @@ MAX_EVENTS_BODY_BYTES = 5 * 1_048_576  # 5 MiB: one request to the events API
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ATTACHMENTS = 100  # per message
 MAX_JSON_DEPTH = 64  # nesting of untrusted JSON (webhooks, events, cursors): far above any platform's payloads
+MAX_CLOCK_AHEAD = timedelta(hours=24)  # how far after its receipt an event may say it happened

@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 from fastapi.responses import JSONResponse
 
 from pipeline.http import (admin, bot_settings, events, exports, health, schedules, segments, stored_events, ui, users,
@@ -29,6 +31,10 @@ from queries.columns import FilterError
 ROUTERS = (health, events, stored_events, bot_settings, admin, webhooks, users, segments, exports, schedules, ui)
 INGEST_ROUTERS = (health, events, webhooks)  # nothing here reads the store
 STOP_SECONDS = 5.0
+# uvicorn's, for the worker and the ingest processes alike: httptools parses; beyond limit_concurrency
+# connections it answers 503 at once rather than hold sockets for slow clients; an idle keep-alive
+# connection closes after 5 s (a body has CHATLENS_BODY_TIMEOUT_SECONDS); a burst may queue 4,096
+SERVER_OPTIONS = {"http": "httptools", "limit_concurrency": 4096, "timeout_keep_alive": 5, "backlog": 4096}
 log = logging.getLogger(__name__)
 
 
@@ -85,6 +91,12 @@ def _api(services: Services, routers, description: str,
         detail = [{"type": e.get("type"), "loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg"))}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @api.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _: ClientDisconnect) -> Response:
+        """A sender that hung up mid-body: one line, not a traceback; nothing was taken."""
+        log.warning("client disconnected before its body arrived: %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @api.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

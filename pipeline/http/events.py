@@ -31,7 +31,7 @@ class Accepted(BaseModel):
                         503: {"description": "Kafka did not acknowledge; retry"}})
 async def post_events(bot: Authorized, services: ServicesDep, request: Request) -> Accepted:
     try:
-        body = await limited_body(request, MAX_EVENTS_BODY_BYTES)
+        body = await limited_body(request, MAX_EVENTS_BODY_BYTES, services.settings.body_timeout_seconds)
     except BodyTooLarge as e:   # authenticated: kept (what was read of it) with the reason
         await services.publisher.dead_letter(dead_letter(EVENTS_API, bot.bot_id, [str(e)], e.prefix,
                                                          request.headers, utc_now()))

@@ -5,6 +5,7 @@ publish the rest. 2xx only after Kafka acknowledged; Kafka down raises PublishUn
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -26,18 +27,23 @@ class BodyTooLarge(Exception):
         self.prefix = prefix
 
 
-async def limited_body(request: Request, limit: int) -> bytes:
+async def limited_body(request: Request, limit: int, seconds: float) -> bytes:
     """The body, refused by its declared length before any of it is read, and never read past `limit` (a
-    chunked body too): an unauthenticated sender cannot make the process hold more than that."""
+    chunked body too): an unauthenticated sender cannot make the process hold more than that. A body that
+    takes longer than `seconds` to arrive is a 408: a sender trickling it holds a connection no longer."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit, int(declared))
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit, size, b"".join(chunks))
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > limit:
+                    raise BodyTooLarge(limit, size, b"".join(chunks))
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", f"the body did not arrive within {seconds:g} s") from None
     return b"".join(chunks)
 
 

@@ -35,7 +35,7 @@ async def webhook(channel: str, bot_id: str, request: Request, services: Service
     if channel not in CHANNELS:
         raise ApiError(404, "unknown_channel", f"channel must be one of {', '.join(CHANNELS)}")
     try:
-        body = await limited_body(request, MAX_WEBHOOK_BYTES)
+        body = await limited_body(request, MAX_WEBHOOK_BYTES, services.settings.body_timeout_seconds)
     except BodyTooLarge as e:   # before authentication: nothing of it is kept
         raise ApiError(413, "too_large", str(e)) from None
     bot = services.bots.get(bot_id)

@@ -4,6 +4,7 @@ worker serves): refused by their length, or read no further than the limit, so m
 from __future__ import annotations
 
 import select
+import time
 import socket
 
 import pytest
@@ -58,3 +59,19 @@ def test_a_chunked_body_is_read_no_further_than_the_limit_and_memory_does_not_gr
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
     assert sent < 32 * 1024 * 1024   # the answer came after the limit (1 MiB), not after 200 MiB
     assert rss_mib(ingest.proc.pid) - before < 32
+
+
+def test_a_trickled_body_times_out_and_a_client_gone_mid_body_is_one_warning(kafka_broker, make_ingest):
+    ingest = make_ingest(kafka_broker, CHATLENS_BODY_TIMEOUT_SECONDS="2")
+    with socket.create_connection(("127.0.0.1", ingest.port)) as sock:
+        sock.sendall(request_head("/webhooks/telegram/nobot", "Content-Length: 100") + b'{"upd')   # then nothing
+        reply = answer(sock, timeout=15)
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    with socket.create_connection(("127.0.0.1", ingest.port)) as sock:
+        sock.sendall(request_head("/webhooks/telegram/nobot", "Content-Length: 100") + b'{"upd')
+    deadline = time.monotonic() + 10
+    while "client disconnected" not in ingest.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = ingest.log_path.read_text()
+    assert "WARNING" in log and "client disconnected before its body arrived" in log
+    assert "Traceback" not in log

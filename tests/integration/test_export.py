@@ -67,13 +67,18 @@ def iso(moment: datetime | None) -> str:
         f"{moment.microsecond // 1000:03d}Z"
 
 
+def text(value: str) -> str:
+    """A text cell as the formula guard writes it: one a spreadsheet would run gets a leading '."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def expected_fields(row: dict) -> list[str]:
     """What each COLUMNS field must read, worked out here independently of queries/export.py."""
-    return [row["user_id"], row["name"], row["email"], row["country"], str(row["sessions"]),
+    return [text(row["user_id"]), text(row["name"]), text(row["email"]), text(row["country"]), str(row["sessions"]),
             repr(row["time_spent_seconds"]), "" if row["avg_sentiment"] is None else repr(row["avg_sentiment"]),
             "true" if row["banned"] else "false", iso(row["first_seen"]), iso(row["last_seen"]),
-            row["attributes"]["plan"], row["attributes"].get("note", ""), ";".join(row["tags"]),
-            ";".join(row["segments"]), ";".join(row["channels"])]
+            text(row["attributes"]["plan"]), text(row["attributes"].get("note", "")), text(";".join(row["tags"])),
+            text(";".join(row["segments"])), text(";".join(row["channels"]))]
 
 
 def direct_count(client, bot_id: str = "shop") -> int:

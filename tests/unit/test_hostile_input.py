@@ -4,6 +4,7 @@ authenticated sender sent is kept on the dead-letter topic."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,3 +142,16 @@ def test_typed_profile_fields_are_refused_unless_they_are_what_they_say(client, 
     ok = client.post("/v1/bots/demo/events", headers=AUTH, json={**body, "profile": {
         "ip": " 2001:DB8::1 ", "avatar": "https://x.test/a.png", "source": "http://shop.test/p"}})
     assert ok.status_code == 202 and services.publisher.events[-1].profile.ip == "2001:db8::1"
+
+
+def test_an_event_dated_far_in_the_future_is_refused_and_dead_lettered(client, services):
+    update = {"update_id": 9, "message": {"message_id": 9, "date": 253402300799, "text": "from the year 9999",
+                                          "chat": {"id": 7, "type": "private"},
+                                          "from": {"id": 7, "is_bot": False, "first_name": "Tim"}}}
+    body = json.dumps(update).encode()
+    response = client.post("/webhooks/telegram/demo", content=body, headers=signed_raw("telegram", body))
+    assert response.status_code == 400 and "hours after it was received" in str(response.json()["detail"])
+    assert services.publisher.events == [] and len(services.publisher.dead_letters) == 1
+    update["message"]["date"] = int(datetime.now(UTC).timestamp()) + 600   # a clock ten minutes ahead is fine
+    body = json.dumps(update).encode()
+    assert client.post("/webhooks/telegram/demo", content=body, headers=signed_raw("telegram", body)).status_code == 200
