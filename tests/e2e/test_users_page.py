@@ -401,3 +401,26 @@ def test_delete_asks_first_and_then_removes_the_user(page, worker):
     page.wait_for_function(f"document.querySelector('#total').textContent === '{SHOP_USERS - 1} users'", timeout=15000)
     assert victim not in shown_ids(page)
     assert search(worker, {"limit": 1000})["total"] == SHOP_USERS - 1
+
+
+def test_the_page_works_under_its_security_headers_and_the_policy_blocks_nothing_of_it(browser, worker):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})   # the policy enforced
+    page = context.new_page()
+    blocked, errors = [], []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        first = page.goto(worker.url + "/ui/")
+        policy = first.headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy and first.headers["x-content-type-options"] == "nosniff"
+        assert first.headers["x-frame-options"] == "DENY" and first.headers["referrer-policy"] == "no-referrer"
+        page.fill("#signin-bot", SHOP)
+        page.fill("#signin-key", SHOP_KEY)
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        page.wait_for_selector("#users-table[aria-busy='false'] tbody tr[data-user-id]")
+        assert len(page.query_selector_all("#users-table tbody tr[data-user-id]")) == 50
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
