@@ -99,6 +99,9 @@ def stored_ids(worker: WorkerProcess, bot: str) -> set[str]:
 
 
 def caught_up(worker: WorkerProcess, timeout: float = 900) -> None:
+    """Lag 0 in both groups, as /health reports it; waits out one watch interval (5 s) first, so what it
+    reads was observed after the load, not before it."""
+    time.sleep(6)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stream = httpx.get(f"{worker.url}/health", timeout=30).json().get("stream", {})
