@@ -90,10 +90,11 @@ def test_a_schedule_due_every_minute_writes_its_file_once_with_two_workers(kafka
     wait_for_success(owner, schedule_id, run_id, timeout=(first_due - datetime.now(UTC)).total_seconds() + 45)
     time.sleep(6)   # more than a leader tick: a repeated request would have been handled by now
     assert [(r["attempt"], r["status"]) for r in runs_of(owner, schedule_id, run_id)] == [(1, "succeeded")]
-    for_minute = sorted(p.name for p in (root / "weekly").iterdir() if stamp in p.name)
+    weekly = root / owner.bot_id / "weekly"   # each bot's schedules write under its own directory
+    for_minute = sorted(p.name for p in weekly.iterdir() if stamp in p.name)
     assert for_minute == [f"newsletter-{stamp}.csv"]
-    assert user_ids_in(root / "weekly" / f"newsletter-{stamp}.csv") == MEMBERS
-    assert not list((root / "weekly").glob("*.partial"))
+    assert user_ids_in(weekly / f"newsletter-{stamp}.csv") == MEMBERS
+    assert not list(weekly.glob("*.partial"))
 
     listed = httpx.get(f"{helper.url}/v1/bots/{owner.bot_id}/schedules", headers=auth(owner), timeout=30).json()
     assert [s["schedule_id"] for s in listed["schedules"]] == [schedule_id]   # the helper follows the topic too

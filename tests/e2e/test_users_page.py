@@ -424,3 +424,28 @@ def test_the_page_works_under_its_security_headers_and_the_policy_blocks_nothing
         assert blocked == [] and errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("behind, shown", [(42.4, r"Data as of \S.* \(the stream is 42 s behind\)"), (2.0, None)])
+def test_the_page_says_how_old_its_data_is_when_the_stream_is_behind(page, worker, behind, shown):
+    checks = []
+
+    def health(route):
+        checks.append(behind)
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"status": "ok", "stream": {"ok": True, "behind_seconds": behind}}))
+
+    page.route("**/health", health)
+    signed_in(page, worker)
+    badge = page.locator("#freshness")
+    for _ in range(100):   # the page checks at start
+        if checks:
+            break
+        page.wait_for_timeout(50)
+    assert checks, "the page never asked /health"
+    if shown:
+        expect(badge).to_be_visible()
+        assert re.fullmatch(shown, badge.text_content()), badge.text_content()
+    else:
+        page.wait_for_timeout(200)
+        expect(badge).to_be_hidden()

@@ -6,6 +6,7 @@ import { $, $$ } from './dom.js';
 import { hashFromView, searchRequest, viewFromHash } from './view.js';
 import { initFilters } from './filters.js';
 import { initUsers } from './users.js';
+import { watchFreshness } from './freshness.js';
 
 let view = viewFromHash(location.hash);
 
@@ -82,6 +83,7 @@ async function start(api) {
     users.reset();
   });
   for (const button of $$('.tabs button')) button.addEventListener('click', () => switchTab(button.dataset.tab));
+  watchFreshness();
   document.body.dataset.ready = 'true';
 }
 
