@@ -43,10 +43,24 @@ class EventStore(Protocol):
     def list(self, bot_id: str, user_id: str = "", limit: int = 1000) -> list[Event]: ...
 
 
+LOOKUP_IDS = 5_000  # event ids per stored-ids lookup
+
+
 def deletions(client: Client, bot_id: str, user_ids: list[str]) -> Erasures:
     """When each of these users was last deleted (UTC); users never deleted are absent."""
     rows = client.query(sql.DELETIONS, parameters={"bot_id": bot_id, "user_ids": user_ids}).result_rows
     return {(bot_id, user): (at if at.tzinfo else at.replace(tzinfo=UTC)) for user, at in rows}
+
+
+def stored_event_ids(client: Client, bot_id: str, ids: list[tuple[str, str]]) -> set[str]:
+    """Which of these (user_id, event_id) the events table holds, looked up LOOKUP_IDS at a time."""
+    stored: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_IDS):
+        chunk = ids[start:start + LOOKUP_IDS]
+        stored |= {r[0] for r in client.query(sql.STORED_EVENT_IDS, parameters={
+            "bot_id": bot_id, "user_ids": sorted({user for user, _ in chunk}),
+            "event_ids": [event for _, event in chunk]}).result_rows}
+    return stored
 
 
 def _row(event: Event) -> list:
@@ -66,8 +80,7 @@ class ClickHouseEventStore:
         rows = []
         for bot_id, batch in by_bot.items():
             users = sorted({e.user_id for e in batch})
-            stored = {r[0] for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
-                "bot_id": bot_id, "user_ids": users, "event_ids": [e.event_id for e in batch]}).result_rows}
+            stored = stored_event_ids(self.client, bot_id, [(e.user_id, e.event_id) for e in batch])
             erased = event_erasures(batch, deletions(self.client, bot_id, users))
             rows += [_row(e) for e in batch if e.event_id not in stored
                      and event_survives_erasure(e, erased.get((bot_id, e.user_id)))]
@@ -84,7 +97,6 @@ class ClickHouseEventStore:
         return [parse_event(r[0]) for r in rows]
 
 
-LOOKUP_IDS = 5_000  # ids per lookup of replayed events
 INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events first, then what they led to
 
 
@@ -145,13 +157,8 @@ class ClickHouseProjectionStore:
                 replayed[row["bot_id"]].append(row)
         if not replayed:
             return rows
-        stored = set()
-        for bot_id, batch in replayed.items():
-            for start in range(0, len(batch), LOOKUP_IDS):
-                chunk = batch[start:start + LOOKUP_IDS]
-                stored |= {(bot_id, r[0]) for r in self.client.query(sql.STORED_EVENT_IDS, parameters={
-                    "bot_id": bot_id, "user_ids": sorted({r["user_id"] for r in chunk}),
-                    "event_ids": [r["event_id"] for r in chunk]}).result_rows}
+        stored = {(bot_id, event_id) for bot_id, batch in replayed.items()
+                  for event_id in stored_event_ids(self.client, bot_id, [(r["user_id"], r["event_id"]) for r in batch])}
         return [r for r in rows if not (r.get(REPLAYED) and (r["bot_id"], r["event_id"]) in stored)]
 
     def current(self, table: str, bot_id: str) -> list[dict]:

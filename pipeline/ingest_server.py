@@ -12,8 +12,8 @@ import logging
 import signal
 import socket
 import subprocess
-import sys
 import time
+from collections.abc import Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,8 +28,6 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-PROCESS = [sys.executable, "-c", "import sys; from pipeline.cli.main import main; sys.argv[0] = 'chatlens'; main()",
-           "ingest", "--processes", "1"]
 
 
 def build_ingest_api(settings: Settings) -> FastAPI:
@@ -60,14 +58,16 @@ def serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.Server(config).run(sockets=[shared_socket(host, port)])
 
 
-def run_ingest(settings: Settings, host: str, port: int, processes: int, *, topics: bool = True) -> None:
-    """`processes` ingest processes on one port; a process that dies is started again."""
+def run_ingest(settings: Settings, host: str, port: int, processes: int, *, topics: bool = True,
+               one_process: Sequence[str] = ()) -> None:
+    """`processes` ingest processes on one port, each started as `one_process` (the CLI's command for one);
+    a process that dies is started again."""
     if topics:  # before the first request: a burst may come before any worker created them
         ensure_topics(settings.bootstrap, settings.partitions, settings.replication_factor)
     if processes == 1:
         serve(settings, host, port)
         return
-    command = [*PROCESS, "--host", host, "--port", str(port), "--no-topics"]
+    command = [*one_process, "--host", host, "--port", str(port), "--no-topics"]
     children = [subprocess.Popen(command) for _ in range(processes)]
     stopping: list[int] = []
 

@@ -41,8 +41,8 @@ def run() -> None:
             broker.stop()
 
 
-WORKER = [sys.executable, "-c", "import sys; from pipeline.cli.main import main; sys.argv[0] = 'chatlens'; main()",
-          "worker"]
+CHATLENS = [sys.executable, "-c", "import sys; from pipeline.cli.main import main; sys.argv[0] = 'chatlens'; main()"]
+WORKER = [*CHATLENS, "worker"]
 
 
 def supervise_worker() -> None:
@@ -100,4 +100,5 @@ def ingest(host: str | None, port: int | None, processes: int | None, no_topics:
     from pipeline.ingest_server import run_ingest  # lazy: uvicorn and aiokafka load only here
     settings = current_settings()
     run_ingest(settings, host or settings.http_host, port or settings.ingest_port,
-               processes or settings.ingest_processes, topics=not no_topics)
+               processes or settings.ingest_processes, topics=not no_topics,
+               one_process=[*CHATLENS, "ingest", "--processes", "1"])

@@ -48,7 +48,7 @@ class ProgressMonitor:
         for (group, topic, partition), seen in sorted(self._seen.items()):
             entry = groups.setdefault(group, {"lag": 0, "behind_seconds": 0, "partitions": {}})
             lag = max(0, seen.end - seen.committed)
-            behind = (seen.behind_seconds or 0) if lag else 0
+            behind = seen.behind_seconds or 0   # None once caught up (observe)
             entry["lag"] += lag
             entry["behind_seconds"] = max(entry["behind_seconds"], behind)
             entry["partitions"][f"{topic}[{partition}]"] = {
