@@ -111,8 +111,8 @@ class KafkaSink:
     """Writes the rows topic to ClickHouse, in a consumer group of its own.
 
     Separate from the Faust group so that exactly the workers that hold the store run it (embedded
-    chDB allows one process). Rows of many records are written together (up to `batch_rows`, or what
-    came within `batch_seconds`): a few large inserts, no read before them, except for the raw events of
+    chDB allows one process). Rows of many records are written together (up to `batch_rows`; the oldest
+    row waits at most `batch_seconds`, counted from its arrival): a few large inserts, no read before them, except for the raw events of
     records that may have been written before (marked `replayed`). Offsets are committed only after the
     store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
     (the store reloads what it keeps of them in memory).
@@ -163,17 +163,20 @@ class KafkaSink:
         consumer.subscribe([self.topic], listener=_Rebalance(flush, assigned))
         await consumer.start()
         try:
-            since = time.monotonic()
+            due: float | None = None  # when the oldest pending row has waited batch_seconds
             while True:
-                fetched = await consumer.getmany(timeout_ms=int(self.batch_seconds * 1000), max_records=64)
+                wait = self.batch_seconds if due is None else max(0.0, due - time.monotonic())
+                fetched = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=64)
                 pending.extend((tp, record.offset, _rows_of(record, replay_until.get(tp, 0)))
                                for tp, records in fetched.items() for record in records)
-                if not pending:
-                    since = time.monotonic()
-                elif (sum(len(rows) for _, _, rows in pending) >= self.batch_rows
-                      or time.monotonic() - since >= self.batch_seconds):
+                if not pending:  # nothing came, or a revocation wrote it
+                    due = None
+                    continue
+                due = due or time.monotonic() + self.batch_seconds
+                if (time.monotonic() >= due
+                        or sum(len(rows) for _, _, rows in pending) >= self.batch_rows):
                     await flush()
-                    since = time.monotonic()
+                    due = None
         finally:
             await consumer.stop()
 

@@ -10,6 +10,7 @@ they share.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -61,6 +62,9 @@ def _api(services: Services, routers, description: str,
         start = getattr(services.publisher, "start", None)
         if start:
             await start()
+        # What start-up made lives as long as the process: left to the collector, each full collection walked
+        # it again and stalled every request in flight (webhook p99 100 ms -> 30 ms frozen; bench/RESULTS.md).
+        gc.freeze()
         task = asyncio.create_task(background()) if background else None
         try:
             yield

@@ -15,6 +15,7 @@ from pipeline.core.signatures import ChannelNotConfigured, Unauthenticated, veri
 from pipeline.http.deps import ServicesDep
 from pipeline.http.errors import ApiError
 from pipeline.http.intake import BodyTooLarge, limited_body, take
+from pipeline.http.lean_route import LeanRoute
 from schemas.channels import HandshakeRejected, messenger
 from schemas.events import CHANNELS, utc_now
 from schemas.limits import MAX_EVENT_BYTES, MAX_TEXT_CHARS, MAX_WEBHOOK_BYTES
@@ -24,14 +25,18 @@ TOO_LARGE_HINT = (f"limits: a text at most {MAX_TEXT_CHARS:,} characters, an eve
                   f"bytes as JSON, a webhook body at most {MAX_WEBHOOK_BYTES:,} bytes")
 
 
-@router.post("/webhooks/{channel}/{bot_id}",
-             summary="A chat platform's webhook (telegram, messenger, livechat, slack, web)",
-             responses={200: {"description": "every event is in Kafka"}, 400: {"description": "malformed; kept"},
-                        401: {"description": "unknown bot or bad signature; nothing written"},
-                        413: {"description": "over a size limit (named); kept when authenticated"},
-                        403: {"description": "channel not configured for this bot"},
-                        503: {"description": "Kafka unavailable; the platform retries"}})
-async def webhook(channel: str, bot_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+_lean = APIRouter(tags=["webhooks"], route_class=LeanRoute)  # the hot path
+
+
+@_lean.post("/webhooks/{channel}/{bot_id}",
+            summary="A chat platform's webhook (telegram, messenger, livechat, slack, web)",
+            responses={200: {"description": "every event is in Kafka"}, 400: {"description": "malformed; kept"},
+                       401: {"description": "unknown bot or bad signature; nothing written"},
+                       413: {"description": "over a size limit (named); kept when authenticated"},
+                       403: {"description": "channel not configured for this bot"},
+                       503: {"description": "Kafka unavailable; the platform retries"}})
+async def webhook(channel: str, bot_id: str, request: Request) -> JSONResponse:
+    services = request.app.state.services  # a LeanRoute: no dependencies are solved
     if channel not in CHANNELS:
         raise ApiError(404, "unknown_channel", f"channel must be one of {', '.join(CHANNELS)}")
     try:
@@ -66,3 +71,6 @@ async def messenger_handshake(bot_id: str, request: Request, services: ServicesD
         return PlainTextResponse(messenger.verify_subscription(dict(request.query_params), secrets["verify_token"]))
     except HandshakeRejected as e:
         return PlainTextResponse(str(e), status_code=403)
+
+
+router.include_router(_lean)

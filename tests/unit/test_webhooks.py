@@ -146,3 +146,32 @@ def test_adversarial_requests_never_5xx_and_never_publish_unauthenticated(client
     response = client.post(f"/webhooks/{channel}/demo", content=body, headers=headers)
     assert response.status_code < 500
     assert services.publisher.events == []  # random bytes and headers never carry a valid signature
+
+
+def test_a_webhook_is_served_without_fastapis_dependency_solving_and_stays_documented(client, services,
+                                                                                     monkeypatch):
+    import fastapi.dependencies.utils as fastapi_dependencies
+    import fastapi.routing as fastapi_routing
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the webhook route solved dependencies")
+
+    monkeypatch.setattr(fastapi_dependencies, "solve_dependencies", refuse)
+    monkeypatch.setattr(fastapi_routing, "solve_dependencies", refuse)
+    body, headers = signed("telegram", EXAMPLES["telegram"][0])
+    assert client.post("/webhooks/telegram/demo", content=body, headers=headers).status_code == 200
+    assert len(services.publisher.events) >= 1
+    operation = client.get("/openapi.json").json()["paths"]["/webhooks/{channel}/{bot_id}"]["post"]
+    assert {p["name"] for p in operation["parameters"]} == {"channel", "bot_id"}
+    assert "503" in operation["responses"]
+
+
+def test_what_the_app_made_at_start_is_frozen_out_of_the_collector(services):
+    import gc
+
+    gc.unfreeze()
+    try:
+        with TestClient(create_api(services)):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
