@@ -102,7 +102,7 @@ def markers(bot: str, run: str, partitions: int = 4) -> list[dict]:
                           user)
         if len(chosen) == partitions:
             break
-    at = (START + timedelta(days=400)).isoformat()
+    at = (START + timedelta(days=200)).isoformat()  # after every run's events (the last begin on day 61 + 60)
     return [{"event_id": f"{user}-mark", "bot_id": bot, "user_id": user, "kind": "profile_update", "channel": "web",
              "occurred_at": at, "profile": {"name": "marker"}} for user in chosen.values()]
 
