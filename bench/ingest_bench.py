@@ -154,8 +154,7 @@ async def marked(url: str, worker: WorkerProcess, bot: str, seconds: float) -> l
 
 def freshness(url: str, worker: WorkerProcess, bot: str, file: Path, rate: float, seconds: int) -> dict:
     """Markers sent while wrk paces the rest of the story at `rate`, from WARM_UP seconds into it (the stream
-    has just caught up with the blast; its store is still merging what it wrote); the rate wrk reached is
-    reported."""
+    has just caught up with the blast); the rate wrk reached is reported."""
     load = paced_load(url, file, rate, WARM_UP + seconds + 1)
     try:
         time.sleep(WARM_UP)
