@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -11,6 +14,26 @@ from pipeline.kafka import topics
 
 class TopicMismatch(RuntimeError):
     pass
+
+
+METADATA_WAIT_SECONDS = 30.0
+
+
+def settled_partition_counts(describe: Callable[[list[str]], Iterable[dict]], names: list[str],
+                             wait: float = METADATA_WAIT_SECONDS, pause: float = 0.1) -> dict[str, int]:
+    """Partition count of each topic once the broker's metadata has caught up with its creation.
+
+    A topic another process created a moment ago can be described with an error or no partitions
+    yet (no real topic has 0); asking again until it settles keeps a racing start from refusing to run.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        described = {d["name"]: d for d in describe(names)}
+        counts = {name: len(d["partitions"]) for name, d in described.items()
+                  if not d.get("error_code") and d["partitions"]}
+        if len(counts) == len(names) or time.monotonic() >= deadline:
+            return {name: counts.get(name, 0) for name in names}
+        time.sleep(pause)
 
 
 def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) -> None:
@@ -26,11 +49,10 @@ def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) 
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass  # another worker created it first
-        for described in admin.describe_topics(list(topics.ALL)):
-            found = len(described["partitions"])
+        for name, found in settled_partition_counts(admin.describe_topics, list(topics.ALL)).items():
             if found != partitions:
                 raise TopicMismatch(
-                    f"topic {described['name']!r} has {found} partitions but CHATLENS_PARTITIONS={partitions}; "
+                    f"topic {name!r} has {found} partitions but CHATLENS_PARTITIONS={partitions}; "
                     "set CHATLENS_PARTITIONS to match, or recreate the topic")
     finally:
         admin.close()
@@ -42,6 +64,6 @@ def partition_count(bootstrap: str, topic: str) -> int:
     try:
         if topic not in set(admin.list_topics()):
             return 0
-        return len(admin.describe_topics([topic])[0]["partitions"])
+        return settled_partition_counts(admin.describe_topics, [topic])[topic]
     finally:
         admin.close()
