@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(VENV)/.kafka-jars
 
-.PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser clean kafka-start kafka-stop
+.PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser setup-wrk clean kafka-start kafka-stop
 
 setup: $(STAMP) $(KAFKA_STAMP)
 
@@ -22,17 +22,24 @@ $(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/kafka/broker.py
 	$(BIN)/python -c "from pipeline.kafka.broker import fetch_jars; print('Kafka jars in', fetch_jars())"
 	@touch $@
 
-# Browser tests drive Debian's Chromium (Playwright never downloads a browser here). Skipped when present;
-# otherwise apt-get (as root, or with passwordless sudo), else a clear message.
+# Debian programs the tests and benchmarks drive: Chromium for the browser tests (Playwright never downloads a
+# browser here), wrk for the webhook load benchmark. Skipped when present; otherwise apt-get (as root, or with
+# passwordless sudo), else a clear message. $(call apt_need,PATH,PACKAGE)
+APT := DEBIAN_FRONTEND=noninteractive apt-get install -y
+define apt_need
+@if [ -x $(1) ]; then exit 0; \
+elif [ "$$(id -u)" = 0 ]; then $(APT) $(2) || { apt-get update && $(APT) $(2); }; \
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+	sudo $(APT) $(2) || { sudo apt-get update && sudo $(APT) $(2); }; \
+else echo "this needs Debian's $(2) at $(1): run 'apt-get install -y $(2)' as root"; exit 1; fi
+@test -x $(1) || { echo "$(1) is still missing after apt-get install $(2)"; exit 1; }
+endef
 CHROMIUM ?= /usr/bin/chromium
-APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+WRK ?= /usr/bin/wrk
 setup-browser:
-	@if [ -x $(CHROMIUM) ]; then exit 0; \
-	elif [ "$$(id -u)" = 0 ]; then $(APT_CHROMIUM) || { apt-get update && $(APT_CHROMIUM); }; \
-	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
-		sudo $(APT_CHROMIUM) || { sudo apt-get update && sudo $(APT_CHROMIUM); }; \
-	else echo "browser tests need Debian's chromium at $(CHROMIUM): run 'apt-get install -y chromium' as root"; exit 1; fi
-	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing after apt-get install chromium"; exit 1; }
+	$(call apt_need,$(CHROMIUM),chromium)
+setup-wrk:
+	$(call apt_need,$(WRK),wrk)
 
 run: setup
 	CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} $(BIN)/chatlens run
@@ -53,9 +60,10 @@ test-integration: setup
 test-e2e: setup setup-browser
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: setup setup-browser
+bench: setup setup-browser setup-wrk
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.stream_bench
+	$(BIN)/python -m bench.ingest_bench
 	$(BIN)/python -m bench.rebuild_bench
 	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.query_bench
