@@ -58,6 +58,9 @@ class Settings(BaseSettings):
                                  description="rows the sink writes to ClickHouse together")
     sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS",
                                       description="the longest a row waits for its batch")
+    state_cache_mib: int = Field(32, ge=1, le=65_536, validation_alias="CHATLENS_STATE_CACHE_MIB",
+                                 description="RocksDB block cache of each partition of the users' state (memory "
+                                             "is this plus 2 write buffers of 16 MiB per partition)")
     late_grace_hours: float = Field(24.0, ge=0, le=24 * 30, validation_alias="CHATLENS_LATE_GRACE_HOURS",
                                     description="how late an event may arrive and still land in the right session")
     sink_enabled: bool = Field(True, validation_alias="CHATLENS_SINK",

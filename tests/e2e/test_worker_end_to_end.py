@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -56,6 +58,19 @@ def test_an_event_is_readable_in_clickhouse_through_the_api(kafka_broker, make_w
                        headers={"Authorization": f"Bearer {worker.api_key}"}).json()["events"]
     assert [(e["event_id"], e["text"], e["occurred_at"]) for e in listed] == [("m0", "message 0 😀",
                                                                                  "2026-01-01T10:00:00Z")]
+
+
+def test_the_users_state_opens_rocksdb_with_bounded_write_buffers(kafka_broker, make_worker):
+    """Faust's defaults (3 x 64 MiB per partition, a 2 GiB block cache) let memory grow with the users held."""
+    worker = make_worker(kafka_broker).start()
+    assert post(worker, events(worker.bot_id, 0, 1)).status_code == 202
+    assert worker.wait_for(COUNT, [[1, 1]], bot=worker.bot_id) == [[1, 1]], worker.log_tail()
+    options = sorted(Path(worker.env["CHATLENS_DATA_DIR"]).glob("workers/worker/*/tables/user-projection-*.db/OPTIONS-*"))
+    assert {path.parent.name for path in options} == {f"user-projection-{p}.db" for p in range(4)}
+    for path in options:
+        text = path.read_text()
+        assert re.search(r"^\s*write_buffer_size=16777216$", text, re.M), path
+        assert re.search(r"^\s*max_write_buffer_number=2$", text, re.M), path
 
 
 def test_stopped_kafka_makes_ingestion_answer_503_and_health_degraded(tmp_path, make_worker):
