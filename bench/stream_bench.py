@@ -6,7 +6,10 @@ One broker and one `chatlens worker` (embedded chDB) on this machine. From one r
 - the ratio to a plain loop that decodes the same events and scores their inbound texts with
   pipeline.core.sentiment.score (the work the pipeline exists for);
 - again after 4x as much history of the same users is stored (a write path whose cost grows with history
-  shows here);
+  shows here), against users with 1x history and users with none, timed back to back twice (one pair swings
+  by ±20 % on a shared machine). Users with no history are not the baseline: the ids a run folds are
+  forgotten into the id index (one table write each) when a later run moves the user's watermark on, so a
+  user's first run defers part of its cost to its second; the table writes per event of each show it;
 - the worker's peak RSS, and where its CPU goes (py-spy samples of the worker, grouped by stage).
 Results are printed and appended to bench/RESULTS.md with the machine named.
 """
@@ -27,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.pipeline_bench import machine, report
@@ -40,7 +43,8 @@ from tests.support.ports import free_port, free_port_pair
 from tests.support.worker import WorkerProcess
 
 API_KEY = "bench-api-key-0123456789"
-BOTS = ("api", "kafka", "history")
+BOTS = ("api", "kafka", "history", "fresh")
+CHANGELOG = "chatlens-user-projection-changelog"  # the users' state table (app id "chatlens")
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 PARTITIONER = DefaultPartitioner()  # the producer's: murmur2 of the key, as the ingest producer places events
 
@@ -102,7 +106,7 @@ def markers(bot: str, run: str, partitions: int = 4) -> list[dict]:
                           user)
         if len(chosen) == partitions:
             break
-    at = (START + timedelta(days=200)).isoformat()  # after every run's events (the last begin on day 61 + 60)
+    at = (START + timedelta(days=200)).isoformat()  # after every run's events (the last begin on day 122 + 60)
     return [{"event_id": f"{user}-mark", "bot_id": bot, "user_id": user, "kind": "profile_update", "channel": "web",
              "occurred_at": at, "profile": {"name": "marker"}} for user in chosen.values()]
 
@@ -168,6 +172,27 @@ def faust_floor(bootstrap: str, topic: str, count: int, tmp: Path) -> float:
     return float(out.read_text())
 
 
+def timed_run(broker: LocalBroker, worker: WorkerProcess, bot: str, run: Traffic, name: str) -> float:
+    """Seconds from producing a run's events straight to Kafka until the store holds its markers."""
+    marks = markers(bot, name)
+    return timed(lambda: (asyncio.run(produce(broker.bootstrap, run.events + marks)), wait_markers(worker, bot, marks)))
+
+
+async def table_writes(bootstrap: str, partitions: int = 4) -> int:
+    """Records on the state table's changelog so far: one per state or index entry written."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets([TopicPartition(CHANGELOG, p) for p in range(partitions)])).values())
+    finally:
+        await consumer.stop()
+
+
+def combined(runs: list[Traffic]) -> Traffic:
+    """The totals of several runs of one bot (for the full check after them)."""
+    return Traffic([], sum(r.inbound for r in runs), sum(r.messages for r in runs), sum(r.users for r in runs))
+
+
 def timed(action) -> float:
     started = time.perf_counter()
     action()
@@ -199,7 +224,9 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
     api = traffic("api", users, events, seed=1, busiest=busiest)
     kafka = traffic("kafka", users, events, seed=2, busiest=busiest)
     stored = traffic("history", users, events * history, seed=3, busiest=busiest * history)
-    later = traffic("history", users, events, seed=4, busiest=busiest, start=START + timedelta(days=61), ids="later-")
+    later = {bot: [traffic(bot, users, events, seed=seed + n, busiest=busiest, start=START + timedelta(days=61 * (n + 1)),
+                           ids=f"later{n}-") for n in range(2)] for bot, seed in (("history", 4), ("kafka", 8))}
+    later["fresh"] = [traffic("fresh", users, events, seed=6 + n, busiest=busiest, prefix=f"f{n}-") for n in range(2)]
     with tempfile.TemporaryDirectory(prefix="chatlens-stream-bench-") as tmp:
         broker, worker = broker_and_worker(Path(tmp))
         try:
@@ -220,9 +247,17 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             wait(worker, "kafka", kafka)
             asyncio.run(produce(broker.bootstrap, stored.events))
             wait(worker, "history", stored)
-            history_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, later.events + markers("history", "h"))),
-                                       wait_markers(worker, "history", markers("history", "h"))))
-            wait(worker, "history", later, stored)
+            seconds: dict[str, float] = collections.Counter()
+            writes: dict[str, int] = collections.Counter()
+            for n in range(2):
+                for bot in later:  # 4x history, 1x (the Kafka run's users), none
+                    before = asyncio.run(table_writes(broker.bootstrap))
+                    seconds[bot] += timed_run(broker, worker, bot, later[bot][n], f"h{n}")
+                    time.sleep(1)  # the table is written just after the rows the markers are read from
+                    writes[bot] += asyncio.run(table_writes(broker.bootstrap)) - before
+            wait(worker, "history", combined([stored, *later["history"]]))
+            wait(worker, "kafka", combined([kafka, *later["kafka"]]))
+            wait(worker, "fresh", combined(later["fresh"]))
             rss, peak = rss_mib(worker.proc.pid)
             breakdown = stages(raw) if raw.exists() else []
         finally:
@@ -236,7 +271,8 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
     plain_uncached = plain_loop(kafka.events, uncached)
     return {"events": len(api.events), "users": users, "busiest": busiest, "history": len(stored.events),
             "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
-            "after_history": len(later.events) / history_s, "plain": plain, "plain_uncached": plain_uncached,
+            "after_history": {bot: sum(len(r.events) for r in runs) / seconds[bot] for bot, runs in later.items()},
+            "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()}, "plain": plain, "plain_uncached": plain_uncached,
             "floor": floor, "rss": rss, "peak": peak,
             "stages": breakdown, "load": os.getloadavg()[0]}
 
@@ -249,6 +285,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=4, help="history stored before the last run, x events")
     args = parser.parse_args()
     r = run(args.events, args.users, args.busiest, args.history)
+    h4, h1, h0 = (r["after_history"][bot] for bot in ("history", "kafka", "fresh"))
     lines = [f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — stream, realistic traffic — {machine()}", "",
              f"- traffic: {r['events']:,} events per run of {r['users']:,} users (Zipf-like, the busiest "
              f"{r['busiest']:,}); VADER's 4,200 evaluation tweets and short chat replies; 55 % inbound messages, "
@@ -261,8 +298,11 @@ def main() -> None:
              f"{r['kafka'] / r['plain_uncached']:.3f})",
              f"- faust-streaming alone, a no-op agent on the same topic: {r['floor']:,.0f} events/s "
              f"(the stream at {r['kafka'] / r['floor']:.2f} of it)",
-             f"- with {r['history']:,} events of the same users already stored: **{r['after_history']:,.0f} events/s** "
-             f"({r['after_history'] / r['kafka']:.2f} of the first run)",
+             f"- with {r['history']:,} events of the same users already stored: **{h4:,.0f} events/s** "
+             f"({h4 / r['kafka']:.2f} of the first run); back to back, users with 1x history {h1:,.0f} events/s "
+             f"(**4x against 1x: {h4 / h1:.2f}**), users with none {h0:,.0f} ({h4 / h0:.2f}); table writes per event "
+             f"{r['writes']['history']:.2f} / {r['writes']['kafka']:.2f} / {r['writes']['fresh']:.2f} (a first run "
+             "forgets fewer ids into the index: the rest are forgotten in the user's next run)",
              f"- worker RSS at the end {r['rss']:,.0f} MiB, peak {r['peak']:,.0f} MiB",
              "- worker CPU by stage (py-spy, straight-to-Kafka run): "
              + "; ".join(f"{name} {share:.0%}" for name, share in r["stages"] if share >= 0.01),
