@@ -46,6 +46,8 @@ API_KEY = "bench-api-key-0123456789"
 BOTS = ("api", "kafka", "history", "fresh")
 CHANGELOG = "chatlens-user-projection-changelog"  # the users' state table (app id "chatlens")
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+MARKER_POLL_SECONDS = 0.2  # each ask is an SQL query the worker serves: asked every 50 ms, they took 6 % of it
+TICKS = os.sysconf("SC_CLK_TCK")
 PARTITIONER = DefaultPartitioner()  # the producer's: murmur2 of the key, as the ingest producer places events
 
 # Stage of a py-spy stack: the first rule (innermost frame outwards) whose text appears in a frame.
@@ -115,7 +117,7 @@ def wait_markers(worker: WorkerProcess, bot: str, marks: list[dict]) -> None:
     users = [m["user_id"] for m in marks]
     while worker.sql("SELECT count() FROM users WHERE bot_id = {b:String} AND user_id IN {u:Array(String)}",
                      b=bot, u=users) != [[len(users)]]:
-        time.sleep(0.05)
+        time.sleep(MARKER_POLL_SECONDS)
 
 
 async def post_all(url: str, bot: str, events: list[dict], concurrency: int = 4) -> None:
@@ -199,6 +201,30 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time a process has used so far, all its threads (chDB's and RocksDB's native ones too)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class CpuMeter:
+    """Per run, the CPU the worker and the broker spent: a cost per event that wall-clock time on a shared
+    machine blurs (another process's load slows a run without making its events dearer)."""
+
+    def __init__(self, worker: WorkerProcess, broker: LocalBroker):
+        self.pids = {"worker": worker.proc.pid, "broker": broker.pid()}
+        self.spent: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def measure(self, name: str, action) -> float:
+        before = {who: cpu_seconds(pid) for who, pid in self.pids.items()}
+        seconds = timed(action)
+        for who, pid in self.pids.items():
+            self.spent[name][who] += cpu_seconds(pid) - before[who]
+        return seconds
+
+
 def rss_mib(pid: int) -> tuple[float, float]:
     """(current, peak) resident memory of a process."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -232,6 +258,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
         try:
             ensure_topics(broker.bootstrap, partitions=4)
             worker.start()
+            cpu = CpuMeter(worker, broker)
             api_s = timed(lambda: (asyncio.run(post_all(worker.url, "api", api.events)),
                                    asyncio.run(post_all(worker.url, "api", markers("api", "api"))),
                                    wait_markers(worker, "api", markers("api", "api"))))
@@ -240,8 +267,9 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             spy = subprocess.Popen([PY_SPY, "record", "-p", str(worker.proc.pid), "-f", "raw", "-o", str(raw),
                                     "-r", "50", "--nonblocking", "-d", "3600"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-            kafka_s = timed(lambda: (asyncio.run(produce(broker.bootstrap, kafka.events + markers("kafka", "k"))),
-                                     wait_markers(worker, "kafka", markers("kafka", "k"))))
+            kafka_s = cpu.measure("first", lambda: (
+                asyncio.run(produce(broker.bootstrap, kafka.events + markers("kafka", "k"))),
+                wait_markers(worker, "kafka", markers("kafka", "k"))))
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
             wait(worker, "kafka", kafka)
@@ -252,7 +280,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             for n in range(2):
                 for bot in later:  # 4x history, 1x (the Kafka run's users), none
                     before = asyncio.run(table_writes(broker.bootstrap))
-                    seconds[bot] += timed_run(broker, worker, bot, later[bot][n], f"h{n}")
+                    seconds[bot] += cpu.measure(bot, lambda: timed_run(broker, worker, bot, later[bot][n], f"h{n}"))
                     time.sleep(1)  # the table is written just after the rows the markers are read from
                     writes[bot] += asyncio.run(table_writes(broker.bootstrap)) - before
             wait(worker, "history", combined([stored, *later["history"]]))
@@ -272,7 +300,11 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
     return {"events": len(api.events), "users": users, "busiest": busiest, "history": len(stored.events),
             "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
             "after_history": {bot: sum(len(r.events) for r in runs) / seconds[bot] for bot, runs in later.items()},
-            "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()}, "plain": plain, "plain_uncached": plain_uncached,
+            "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()},
+            "cpu_us": {name: {who: 1e6 * spent / (sum(len(r.events) for r in later[name]) if name in later
+                                                   else len(kafka.events)) for who, spent in by.items()}
+                       for name, by in cpu.spent.items()},
+            "plain": plain, "plain_uncached": plain_uncached,
             "floor": floor, "rss": rss, "peak": peak,
             "stages": breakdown, "load": os.getloadavg()[0]}
 
@@ -303,6 +335,12 @@ def main() -> None:
              f"(**4x against 1x: {h4 / h1:.2f}**), users with none {h0:,.0f} ({h4 / h0:.2f}); table writes per event "
              f"{r['writes']['history']:.2f} / {r['writes']['kafka']:.2f} / {r['writes']['fresh']:.2f} (a first run "
              "forgets fewer ids into the index: the rest are forgotten in the user's next run)",
+             "- CPU per event, worker / broker (a cost that another process's load on a shared machine does not "
+             "blur): first run " + ", ".join(f"{label} {us['worker']:,.0f} / {us['broker']:,.0f} µs" for label, us in (
+                 ("", r["cpu_us"]["first"]), ("4x history", r["cpu_us"]["history"]), ("1x", r["cpu_us"]["kafka"]),
+                 ("none", r["cpu_us"]["fresh"]))).lstrip()
+             + f"; **4x history against the first run: "
+               f"{r['cpu_us']['first']['worker'] / r['cpu_us']['history']['worker']:.2f}** (worker, first / 4x)",
              f"- worker RSS at the end {r['rss']:,.0f} MiB, peak {r['peak']:,.0f} MiB",
              "- worker CPU by stage (py-spy, straight-to-Kafka run): "
              + "; ".join(f"{name} {share:.0%}" for name, share in r["stages"] if share >= 0.01),
