@@ -1,7 +1,8 @@
 """The floor under the stream: how fast faust-streaming alone hands one agent the events topic here.
 
 A Faust app with the worker's consumer settings and one agent that takes batches as the projection does
-(noack_take, then ack each) and does nothing else. Run as its own process by bench/stream_bench.py:
+(noack_take, then ack each) and does nothing else; on uvloop like the worker, at log level info (at warn,
+Faust's startup spinner would leave the root logger at DEBUG, as it did the worker's). Run as its own process by bench/stream_bench.py:
 
     python -m bench.faust_floor BOOTSTRAP TOPIC COUNT OUT_FILE
 
@@ -40,7 +41,7 @@ def main() -> None:
                     f.write(f"{seen / (time.perf_counter() - started):.0f}\n")
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
+    sys.argv = [sys.argv[0], "-L", "uvloop", "worker", "-l", "info", "--without-web"]
     app.main()
 
 
