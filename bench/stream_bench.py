@@ -62,9 +62,10 @@ STAGES = [
     ("batch fold and agent loop", ("pipeline/stream/",)),
     ("sink loop", ("consumers/sink.py",)),
     ("Kafka client (aiokafka)", ("aiokafka",)),
+    # uvloop runs in C: a sample in its own machinery ends in the Python frame that started the loop
+    ("event loop (uvloop, asyncio)", ("asyncio/", "execute_from_commandline")),
     ("Faust streams and transport", ("faust/", "mode/")),
     ("HTTP (uvicorn, starlette, fastapi)", ("uvicorn", "starlette", "fastapi", "h11", "httptools")),
-    ("asyncio event loop", ("asyncio/",)),
 ]
 
 
