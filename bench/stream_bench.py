@@ -10,6 +10,8 @@ One broker and one `chatlens worker` (embedded chDB) on this machine. From one r
   by ±20 % on a shared machine). Users with no history are not the baseline: the ids a run folds are
   forgotten into the id index (one table write each) when a later run moves the user's watermark on, so a
   user's first run defers part of its cost to its second; the table writes per event of each show it;
+- the CPU the worker and the broker spent per event in each timed run (all threads, from /proc: a cost that
+  another process's load on a shared machine blurs less than wall-clock time does);
 - the worker's peak RSS, and where its CPU goes (py-spy samples of the worker, grouped by stage).
 Results are printed and appended to bench/RESULTS.md with the machine named.
 """
