@@ -2,7 +2,8 @@
 
 A Faust app with the worker's consumer settings and one agent that takes batches as the projection does
 (noack_take, then ack each) and does nothing else; on uvloop like the worker, at log level info (at warn,
-Faust's startup spinner would leave the root logger at DEBUG, as it did the worker's). Run as its own process by bench/stream_bench.py:
+Faust's startup spinner would leave the root logger at DEBUG, as it did the worker's). Run as its own
+process by bench/stream_bench.py:
 
     python -m bench.faust_floor BOOTSTRAP TOPIC COUNT OUT_FILE
 

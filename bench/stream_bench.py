@@ -219,13 +219,19 @@ class CpuMeter:
     def __init__(self, worker: WorkerProcess, broker: LocalBroker):
         self.pids = {"worker": worker.proc.pid, "broker": broker.pid()}
         self.spent: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.events: collections.Counter[str] = collections.Counter()
 
-    def measure(self, name: str, action) -> float:
+    def measure(self, name: str, events: int, action) -> float:
         before = {who: cpu_seconds(pid) for who, pid in self.pids.items()}
         seconds = timed(action)
         for who, pid in self.pids.items():
             self.spent[name][who] += cpu_seconds(pid) - before[who]
+        self.events[name] += events
         return seconds
+
+    def per_event_us(self) -> dict[str, dict[str, float]]:
+        return {name: {who: 1e6 * cpu / self.events[name] for who, cpu in by.items()}
+                for name, by in self.spent.items()}
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -270,7 +276,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             spy = subprocess.Popen([PY_SPY, "record", "-p", str(worker.proc.pid), "-f", "raw", "-o", str(raw),
                                     "-r", "50", "--nonblocking", "-d", "3600"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-            kafka_s = cpu.measure("first", lambda: (
+            kafka_s = cpu.measure("first", len(kafka.events), lambda: (
                 asyncio.run(produce(broker.bootstrap, kafka.events + markers("kafka", "k"))),
                 wait_markers(worker, "kafka", markers("kafka", "k"))))
             spy.send_signal(signal.SIGINT)
@@ -283,7 +289,9 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             for n in range(2):
                 for bot in later:  # 4x history, 1x (the Kafka run's users), none
                     before = asyncio.run(table_writes(broker.bootstrap))
-                    seconds[bot] += cpu.measure(bot, lambda: timed_run(broker, worker, bot, later[bot][n], f"h{n}"))
+                    run_ = later[bot][n]
+                    seconds[bot] += cpu.measure(bot, len(run_.events),
+                                                lambda: timed_run(broker, worker, bot, run_, f"h{n}"))
                     time.sleep(1)  # the table is written just after the rows the markers are read from
                     writes[bot] += asyncio.run(table_writes(broker.bootstrap)) - before
             wait(worker, "history", combined([stored, *later["history"]]))
@@ -304,9 +312,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
             "after_history": {bot: sum(len(r.events) for r in runs) / seconds[bot] for bot, runs in later.items()},
             "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()},
-            "cpu_us": {name: {who: 1e6 * spent / (sum(len(r.events) for r in later[name]) if name in later
-                                                   else len(kafka.events)) for who, spent in by.items()}
-                       for name, by in cpu.spent.items()},
+            "cpu_us": cpu.per_event_us(),
             "plain": plain, "plain_uncached": plain_uncached,
             "floor": floor, "rss": rss, "peak": peak,
             "stages": breakdown, "load": os.getloadavg()[0]}
