@@ -1,4 +1,5 @@
-"""Faust's Kafka consumer with one fix: a partition its group never committed is read from its start.
+"""Faust's Kafka consumer with two changes: a partition its group never committed is read from its start,
+and a message whose delivery does not have to wait costs no tasks (see `eager`).
 
 After a rebalance (and when it finds its flow stopped) Faust "seeks every partition to its committed
 offset". aiokafka leaves a partition without one (or at 0) wherever its position is. When a worker
@@ -11,10 +12,13 @@ relies on that seek to read them again. Reading such a partition from its start 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import asyncio
+from collections.abc import Callable, Collection, Coroutine, Generator, Mapping
+from typing import Any
 
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
 from pipeline.kafka import topics
 
@@ -27,12 +31,71 @@ def uncommitted(committed: Mapping[TopicPartition, int | None], topic_names: Col
                   key=lambda tp: (tp.topic, tp.partition))
 
 
+DELIVERED = object()  # what an eager delivery gives back when it finished without waiting
+
+
+class Continuation:
+    """The rest of a coroutine that `eager` ran up to its first wait: awaiting it waits for what the coroutine
+    was waiting for, then runs it on; a cancellation is thrown into the coroutine where it waits."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any):
+        self.coro, self.waiting = coro, waiting
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        waiting = self.waiting
+        while True:
+            thrown: BaseException | None = None
+            try:
+                yield waiting
+            except BaseException as e:  # noqa: BLE001 - handed to the coroutine, which decides
+                thrown = e
+            try:
+                waiting = self.coro.send(None) if thrown is None else self.coro.throw(thrown)
+            except StopIteration as done:
+                return done.value
+
+
+def eager(callback: Callable[[Any], Coroutine[Any, Any, Any]]) -> Callable[[Any], Any]:
+    """`callback` run at once up to its first wait: DELIVERED when it finished, else its Continuation.
+
+    Faust's consumer hands every message to the topics' callback inside `wait_first(callback(message),
+    suspend_flow.wait())`, so that a delivery blocked on a full or paused stream gives way to a rebalance;
+    that is four tasks and an `asyncio.wait` per message, most of the consumer's own cost. Nearly every
+    delivery finishes without waiting: those skip `wait_first` (StreamConsumer.wait_first); one that waits
+    goes through it as before, as its Continuation.
+    """
+    def deliver(message: Any) -> Any:
+        coro = callback(message)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return DELIVERED
+        return Continuation(coro, waiting)
+    return deliver
+
+
 class StreamConsumer(faust_aiokafka.Consumer):
-    """Also notes where each replay ends: `replay_until[partition]` of the events topic is its end offset
-    when reading restarted from the committed offset. Events below it may have been folded before by a
-    worker whose state never reached the changelog, so their raw events may be sent again."""
+    """Delivers messages eagerly (see `eager`). Also notes where each replay ends: `replay_until[partition]`
+    of the events topic is its end offset when reading restarted from the committed offset. Events below
+    it may have been folded before by a worker whose state never reached the changelog, so their raw
+    events may be sent again."""
 
     replay_until: dict[int, int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.callback = eager(self.callback)
+
+    async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
+        """A delivery that already finished is the first to finish: the other waits are not started."""
+        if coros and coros[0] is DELIVERED:
+            for other in coros[1:]:
+                if asyncio.iscoroutine(other):
+                    other.close()  # never started: closed, so Python does not warn it was never awaited
+            return WaitResults([DELIVERED], [None], False)
+        return await super().wait_first(*coros, timeout=timeout)
 
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:
         committed = await super().seek_to_committed()
