@@ -67,12 +67,15 @@ def encode_row(row: Row) -> bytes:
     return orjson.dumps(row, default=lambda v: v.isoformat())
 
 
+ROW_TIMES = frozenset(TIME_COLUMNS | {"until"})  # the fields a row keeps as datetime (ISO 8601 on the topic)
+
+
 def decode_rows(data: bytes) -> list[Row]:
     rows = orjson.loads(data)
     for row in rows:
-        for name in TIME_COLUMNS | {"until"}:
-            if isinstance(row.get(name), str):
-                row[name] = datetime.fromisoformat(row[name])
+        for name in ROW_TIMES:
+            if isinstance(value := row.get(name), str):
+                row[name] = datetime.fromisoformat(value)
     return rows
 
 
