@@ -169,12 +169,13 @@ def uncached(text: str) -> float:
     return sum(_short.__wrapped__(p) * len(p) for p in parts) / sum(len(p) for p in parts)
 
 
-def faust_floor(bootstrap: str, topic: str, count: int, tmp: Path) -> float:
-    """Events/s that faust-streaming alone hands a no-op agent from `topic` (bench/faust_floor.py)."""
+def faust_floor(bootstrap: str, topic: str, count: int, tmp: Path) -> tuple[float, float]:
+    """(events/s, CPU µs per event) of faust-streaming alone handing a no-op agent `topic` (bench/faust_floor.py)."""
     out = tmp / "floor.txt"
     subprocess.run([sys.executable, "-m", "bench.faust_floor", bootstrap, topic, str(count), str(out)],
                    check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return float(out.read_text())
+    rate, cpu_us = out.read_text().split()
+    return float(rate), float(cpu_us)
 
 
 def timed_run(broker: LocalBroker, worker: WorkerProcess, bot: str, run: Traffic, name: str) -> float:
@@ -302,7 +303,8 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
         finally:
             worker.stop()
         try:
-            floor = faust_floor(broker.bootstrap, topics.EVENTS, len(api.events) + len(kafka.events), Path(tmp))
+            floor, floor_us = faust_floor(broker.bootstrap, topics.EVENTS, len(api.events) + len(kafka.events),
+                                          Path(tmp))
         finally:
             broker.stop()
     plain_loop(api.events)   # the cache as warm as the worker's when the Kafka run began
@@ -314,7 +316,7 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
             "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()},
             "cpu_us": cpu.per_event_us(),
             "plain": plain, "plain_uncached": plain_uncached,
-            "floor": floor, "rss": rss, "peak": peak,
+            "floor": floor, "floor_us": floor_us, "rss": rss, "peak": peak,
             "stages": breakdown, "load": os.getloadavg()[0]}
 
 
@@ -337,8 +339,9 @@ def main() -> None:
              f"**ratio {r['kafka'] / r['plain']:.3f}** (Kafka) / {r['api'] / r['plain']:.3f} (API); "
              f"without the sentiment cache {r['plain_uncached']:,.0f} events/s (ratio "
              f"{r['kafka'] / r['plain_uncached']:.3f})",
-             f"- faust-streaming alone, a no-op agent on the same topic: {r['floor']:,.0f} events/s "
-             f"(the stream at {r['kafka'] / r['floor']:.2f} of it)",
+             f"- faust-streaming alone, a no-op agent on the same topic with the worker's consumer: "
+             f"{r['floor']:,.0f} events/s (the stream at {r['kafka'] / r['floor']:.2f} of it), "
+             f"{r['floor_us']:,.0f} µs of CPU per event (the worker: {r['cpu_us']['first']['worker']:,.0f})",
              f"- with {r['history']:,} events of the same users already stored: **{h4:,.0f} events/s** "
              f"({h4 / r['kafka']:.2f} of the first run); back to back, users with 1x history {h1:,.0f} events/s "
              f"(**4x against 1x: {h4 / h1:.2f}**), users with none {h0:,.0f} ({h4 / h0:.2f}); table writes per event "

@@ -18,14 +18,10 @@ from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.publisher import KafkaPublisher
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.stream.faust_app import make_app
+from pipeline.stream.faust_app import GIL_SWITCH_SECONDS, make_app
 from pipeline.stream.supervision import CRASHED, Worker
 
 log = logging.getLogger(__name__)
-# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Faust's Kafka
-# consumer runs in a thread of its own: while the agent folds a batch, every step of a fetch waited up to
-# 5 ms, and the stream then waited for its next records (1 ms: 1.07 times the events/s, same CPU per event).
-GIL_SWITCH_SECONDS = 0.001
 
 
 def build_services(settings: Settings) -> Services:
