@@ -1,9 +1,12 @@
 """On the real broker: a seek to committed offsets leaves a never-committed partition past what was
-fetched, which is why the stream consumer rewinds such partitions (pipeline/stream/consumer.py)."""
+fetched, which is why the stream consumer rewinds such partitions (pipeline/stream/consumer.py); and a
+Faust worker with that consumer gets every event once, in order, when its deliveries have to wait."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -52,3 +55,30 @@ def test_rewinding_the_uncommitted_partition_reads_it_again_from_the_start(kafka
     topic = _create_topic(kafka_broker.bootstrap, 1)
     assert asyncio.run(fetched_then_sought(kafka_broker.bootstrap, topic, rewind=True)) == [b"0", b"1", b"2", b"3",
                                                                                             b"4"]
+
+
+def test_a_stream_slower_than_its_topic_gets_every_event_once_in_order(kafka_broker, tmp_path):
+    """Deliveries that wait on the full stream (most of them here) go on once it has room: none is lost,
+    repeated or reordered."""
+    topic = _create_topic(kafka_broker.bootstrap, 2)
+    sent = {0: [f"p0-{i}" for i in range(150)], 1: [f"p1-{i}" for i in range(150)]}
+
+    async def produce():
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            for partition, values in sent.items():
+                for value in values:
+                    await producer.send(topic, value=value.encode(), partition=partition)
+            await producer.flush()
+        finally:
+            await producer.stop()
+    asyncio.run(produce())
+    out = tmp_path / "received.txt"
+    subprocess.run([sys.executable, "-m", "tests.support.slow_agent", kafka_broker.bootstrap, topic, "300", str(out)],
+                   check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    received: dict[int, list[str]] = {0: [], 1: []}
+    for line in out.read_text().splitlines():
+        partition, _, value = line.split()
+        received[int(partition)].append(value)
+    assert received == sent
