@@ -1,6 +1,6 @@
 """The floor under the stream: how fast faust-streaming alone hands one agent the events topic here.
 
-A Faust app with the worker's consumer (pipeline.stream.consumer) and fetch size, and one agent that takes
+A Faust app with the worker's consumer (pipeline.stream.consumer) and one agent that takes
 batches as the projection does (noack_take, then ack each) and does nothing else; on uvloop like the
 worker, at log level info (at warn, Faust's startup spinner would leave the root logger at DEBUG, as it did
 the worker's). Run as its own process by bench/stream_bench.py:
@@ -24,7 +24,7 @@ import faust
 import uvloop
 
 from pipeline.stream import consumer
-from pipeline.stream.faust_app import FETCH_BYTES_PER_PARTITION, GIL_SWITCH_SECONDS
+from pipeline.stream.faust_app import GIL_SWITCH_SECONDS
 
 
 def main() -> None:
@@ -33,8 +33,7 @@ def main() -> None:
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     app = faust.App(f"floor-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}", store="memory://",
                     datadir=tempfile.mkdtemp(prefix="chatlens-floor-"), consumer_auto_offset_reset="earliest",
-                    web_enabled=False, producer_acks=-1, stream_wait_empty=True,
-                    consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION)
+                    web_enabled=False, producer_acks=-1, stream_wait_empty=True)
     consumer.install(app)
     source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     seen, started, cpu = 0, None, 0.0

@@ -10,9 +10,6 @@ from pipeline.settings import Settings
 from pipeline.stream import agents, consumer
 from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
 
-# What one fetch brings per partition. Faust's default (1 MiB, about 2,500 events) made the stream wait on
-# round trips to the broker: a no-op agent got 12,261 events/s with it, 22,904 with 4 MiB, for the same CPU.
-FETCH_BYTES_PER_PARTITION = 4 * 2**20
 # How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Faust's Kafka
 # consumer runs in a thread of its own: while the agent folds a batch, every step of a fetch waited up to
 # 5 ms, and the stream then waited for its next records (1 ms: 1.07 times the events/s, same CPU per event).
@@ -38,7 +35,6 @@ def make_app(settings: Settings, services: Services) -> faust.App:
         producer_linger=0.002,
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # Faust's default (1,000,000) is below our limits
         stream_wait_empty=True,
-        consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION,
         web_enabled=True,
         web_bind=settings.http_host,
         web_port=settings.http_port,
