@@ -53,7 +53,7 @@ def main() -> None:
                             f"{1e6 * (time.process_time() - cpu) / seen:.1f}\n")
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "-L", "uvloop", "worker", "-l", "info", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "-l", "info", "--without-web"]
     app.main()
 
 
