@@ -254,18 +254,24 @@ def _prune(state: UserState, config: SessionConfig) -> UserState:
     horizon = state.watermark_ms - config.grace_ms
     seen, forgotten = _recent_ids(state.seen, horizon, state.forgotten_ms)
 
-    def live(registers: Mapping[str, Stamped]) -> dict[str, Stamped]:
+    def live(registers: Mapping[str, Stamped]) -> Mapping[str, Stamped]:
+        if not registers:   # most users have none: no copy
+            return registers
         return {k: s for k, s in registers.items() if s.value not in (None, False) or s.at_ms >= horizon}
 
-    first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
-    keep_from = min(horizon, first_open) - config.window_ms
-    captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
+    if state.captures:
+        first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
+        keep_from = min(horizon, first_open) - config.window_ms
+        captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
+    else:
+        captures = []
     return evolve(state, seen=seen, forgotten_ms=forgotten, attributes=live(state.attributes), tags=live(state.tags),
                    segments=live(state.segments), captures=tuple(captures[-CAPTURE_LIMIT:]),
                    last_session_profile=_last_session_profile(state, captures, config.window_ms))
 
 
-def _recent_ids(seen: Mapping[str, int], horizon_ms: int, forgotten_ms: int | None) -> tuple[dict[str, int], int | None]:
+def _recent_ids(seen: Mapping[str, int], horizon_ms: int,
+                forgotten_ms: int | None) -> tuple[Mapping[str, int], int | None]:
     """The ids to keep (within the horizon, the newest DEDUPE_LIMIT) and the latest time of those dropped.
 
     Per event, so the common cases cost a scan in C: nothing to drop, or one id over the limit."""
@@ -273,6 +279,8 @@ def _recent_ids(seen: Mapping[str, int], horizon_ms: int, forgotten_ms: int | No
     if seen and min(seen.values()) < horizon_ms:
         kept = {k: at for k, at in seen.items() if at >= horizon_ms}
         dropped = [at for at in seen.values() if at < horizon_ms]
+    elif len(seen) <= DEDUPE_LIMIT:
+        return seen, forgotten_ms   # the common case: step's fresh copy, kept as it is
     else:
         kept = dict(seen)
     excess = len(kept) - DEDUPE_LIMIT

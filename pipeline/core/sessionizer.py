@@ -37,6 +37,7 @@ Sentiment is carried as integer millionths so merging sessions in any order give
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,11 +82,11 @@ class SessionConfig:
         if self.grace < timedelta(0):
             raise ValueError(f"grace: expected a duration >= 0, got {self.grace}")
 
-    @property
+    @functools.cached_property   # asked several times per event; the config is frozen
     def window_ms(self) -> int:
         return self.window // _MS
 
-    @property
+    @functools.cached_property
     def grace_ms(self) -> int:
         return self.grace // _MS
 
@@ -214,11 +215,13 @@ NO_CHANGE = SessionChange()
 def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionState, SessionChange]:
     """Place one interaction: extend a session, open one, or merge the sessions it bridges."""
     window = config.window_ms
-    touched = [s for s in state.open if s.touches(hit.at_ms, window)]
+    touched: list[Session] = []
+    kept: list[Session] = []
+    for s in state.open:
+        (touched if s.touches(hit.at_ms, window) else kept).append(s)
     merged = Session.of(hit)
     for s in touched:
         merged = merged.merge(s)
-    kept = [s for s in state.open if not s.touches(hit.at_ms, window)]
     sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id)))
     watermark = hit.at_ms if state.watermark_ms is None else max(state.watermark_ms, hit.at_ms)
     removed = tuple(s.id for s in touched if s.id != merged.id)
