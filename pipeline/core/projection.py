@@ -101,10 +101,13 @@ def user_row(snap: dict[str, Any], version: int) -> Row:
     return row
 
 
+_OWN_KEY = {"messages": "event_id", "events": "event_id", "sessions": "session_id"}  # beside bot and user
+
+
 def row_key(row: Row) -> tuple:
     """A row's identity: the sink keeps the newest version per key within a batch."""
     table = row["table"]
-    own = {"messages": "event_id", "events": "event_id", "sessions": "session_id"}.get(table)
+    own = _OWN_KEY.get(table)
     return (table, row["bot_id"], row["user_id"], row[own] if own else "")
 
 
