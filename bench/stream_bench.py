@@ -35,9 +35,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
+from bench.bench_sentiment import uncached
 from bench.pipeline_bench import machine, report
 from bench.traffic import START, Traffic, ndjson, traffic
-from pipeline.core.sentiment import PIECE_CHARS, _short, pieces, score
+from pipeline.core.sentiment import score
 from pipeline.kafka import topics
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.broker import LocalBroker
@@ -159,14 +160,6 @@ def plain_loop(events: list[dict], scorer=score) -> float:
         if event.get("direction") == "inbound":
             scorer(event["text"])
     return len(encoded) / (time.perf_counter() - started)
-
-
-def uncached(text: str) -> float:
-    """The project's sentiment without its cache of repeated texts (every text scored by VADER)."""
-    if not text or text.isspace():
-        return 0.0
-    parts = pieces(text) if len(text) > PIECE_CHARS else [text]
-    return sum(_short.__wrapped__(p) * len(p) for p in parts) / sum(len(p) for p in parts)
 
 
 def faust_floor(bootstrap: str, topic: str, count: int, tmp: Path) -> tuple[float, float]:

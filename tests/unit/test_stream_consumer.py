@@ -9,8 +9,8 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipeline.kafka import topics
-from pipeline.stream.consumer import (BUFFERED_POLL_SECONDS, DELIVERED, REWOUND_TOPICS, Continuation, StreamConsumer, eager,
-                                      uncommitted)
+from pipeline.stream.consumer import (BUFFERED_POLL_SECONDS, DELIVERED, REWOUND_TOPICS, Continuation, StreamConsumer,
+                                      eager, uncommitted)
 
 
 def test_partitions_of_the_events_topic_without_a_committed_offset_or_at_zero_are_rewound():
