@@ -1,6 +1,5 @@
-"""Faust's Kafka consumer with three changes: a partition its group never committed is read from its start,
-a message whose delivery does not have to wait costs no tasks (see `eager`), and while a full stream has its
-partitions set aside the fetch asks for them again within BUFFERED_POLL_SECONDS, not a second.
+"""Faust's Kafka consumer with two changes: a partition its group never committed is read from its start,
+and a message whose delivery does not have to wait costs no tasks (see `eager`).
 
 After a rebalance (and when it finds its flow stopped) Faust "seeks every partition to its committed
 offset". aiokafka leaves a partition without one (or at 0) wherever its position is. When a worker
@@ -31,8 +30,6 @@ def uncommitted(committed: Mapping[TopicPartition, int | None], topic_names: Col
     return sorted((tp for tp, offset in committed.items() if not offset and tp.topic in topic_names),
                   key=lambda tp: (tp.topic, tp.partition))
 
-
-BUFFERED_POLL_SECONDS = 0.01  # how long a fetch waits while a full stream has its partitions set aside
 
 DELIVERED = object()  # what an eager delivery gives back when it finished without waiting
 
@@ -100,15 +97,6 @@ class StreamConsumer(faust_aiokafka.Consumer):
                     other.close()  # never started: closed, so Python does not warn it was never awaited
             return WaitResults([DELIVERED], [None], False)
         return await super().wait_first(*coros, timeout=timeout)
-
-    async def _wait_next_records(self, timeout: float) -> Any:
-        """While a stream's buffer is full, Faust sets its partitions aside and asks only the others for
-        records, for up to a second; the stream's buffer drains meanwhile and its partitions' records wait
-        for that second to pass (the agent stood idle for up to 1 s, seen several times a run). So while
-        partitions are set aside the fetch waits briefly and the partitions are asked for again."""
-        if self._buffered_partitions:
-            timeout = min(timeout, BUFFERED_POLL_SECONDS)
-        return await super()._wait_next_records(timeout)
 
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:
         committed = await super().seek_to_committed()

@@ -1,16 +1,14 @@
-"""Which partitions the stream consumer reads from the start after Faust's seek to committed offsets, how
-it delivers each message, and how long it waits for records while a full stream has its partitions set aside."""
+"""Which partitions the stream consumer reads from the start after Faust's seek to committed offsets, and how
+it delivers each message."""
 
 import asyncio
 import inspect
 
 import pytest
 from aiokafka import TopicPartition
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipeline.kafka import topics
-from pipeline.stream.consumer import (BUFFERED_POLL_SECONDS, DELIVERED, REWOUND_TOPICS, Continuation, StreamConsumer,
-                                      eager, uncommitted)
+from pipeline.stream.consumer import DELIVERED, REWOUND_TOPICS, Continuation, StreamConsumer, eager, uncommitted
 
 
 def test_partitions_of_the_events_topic_without_a_committed_offset_or_at_zero_are_rewound():
@@ -99,27 +97,3 @@ def test_wait_first_of_a_finished_delivery_starts_none_of_the_other_waits():
         assert (result.done, result.stopped) == ([DELIVERED], False)
         assert inspect.getcoroutinestate(other) == inspect.CORO_CLOSED  # closed unstarted: no "never awaited"
     asyncio.run(scenario())
-
-
-# A full stream: Faust sets its partitions aside and asks the others for records for up to a second, while the
-# stream drains and its own records wait. StreamConsumer asks again after BUFFERED_POLL_SECONDS instead.
-def _timeouts_asked(monkeypatch, buffered: set) -> list[float]:
-    asked: list[float] = []
-
-    async def faust_wait_next_records(self, timeout):
-        asked.append(timeout)
-        return {}, set()
-
-    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_wait_next_records)
-    consumer = object.__new__(StreamConsumer)
-    consumer._buffered_partitions = buffered
-    asyncio.run(consumer._wait_next_records(1.0))
-    return asked
-
-
-def test_while_a_full_stream_has_partitions_set_aside_a_fetch_waits_briefly(monkeypatch):
-    assert _timeouts_asked(monkeypatch, {TopicPartition(topics.EVENTS, 0)}) == [BUFFERED_POLL_SECONDS]
-
-
-def test_with_no_partition_set_aside_a_fetch_waits_as_long_as_faust_asks(monkeypatch):
-    assert _timeouts_asked(monkeypatch, set()) == [1.0]
