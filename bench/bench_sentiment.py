@@ -9,7 +9,7 @@ Run: .venv/bin/python -m bench.bench_sentiment   (prints messages/second on this
 import itertools
 import time
 
-from pipeline.core.sentiment import PIECE_CHARS, _short, pieces
+from pipeline.core.sentiment import _short, weighted
 
 # About a third carry emoji (skin tones, ZWJ sequences, flags included); the rest are plain
 # chat: greetings, questions, laughter, complaints, emoticons, a little non-English text.
@@ -59,10 +59,7 @@ MESSAGES = [
 
 def uncached(text: str) -> float:
     """The project's sentiment without its cache of repeated texts (every text scored by VADER)."""
-    if not text or text.isspace():
-        return 0.0
-    parts = pieces(text) if len(text) > PIECE_CHARS else [text]
-    return sum(_short.__wrapped__(p) * len(p) for p in parts) / sum(len(p) for p in parts)
+    return weighted(text, _short.__wrapped__)
 
 
 def measure(n: int = 20000) -> float:
