@@ -8,8 +8,9 @@ One broker and one `chatlens worker` (embedded chDB) on this machine. From one r
 - again after 4x as much history of the same users is stored (a write path whose cost grows with history
   shows here), against users with 1x history and users with none, timed back to back twice (one pair swings
   by ±20 % on a shared machine). Users with no history are not the baseline: the ids a run folds are
-  forgotten into the id index (one table write each) when a later run moves the user's watermark on, so a
-  user's first run defers part of its cost to its second; the table writes per event of each show it;
+  forgotten into the id index (a table write per user and hour of event time) when a later run moves the
+  user's watermark on, so a user's first run defers part of its cost to its second; the table writes per
+  event of each show it;
 - the CPU the worker and the broker spent per event in each timed run (all threads, from /proc: a cost that
   another process's load on a shared machine blurs less than wall-clock time does);
 - the worker's peak RSS, and where its CPU goes (py-spy samples of the worker, grouped by stage).

@@ -26,12 +26,19 @@ def event_key(event: Event) -> bytes:
 
 
 def folded_key(bot_id: str, user_id: str, event_id: str) -> bytes:
-    """Where the users table remembers a folded event that the user's state forgot (the id index).
+    """Where the users table remembers one folded event that the user's state forgot, when the record of its
+    hour is full (see pipeline.stream.id_index; before 2026-12-05 every forgotten id had a record of its own).
 
     Its leading NUL keeps it apart from the user keys (a bot id begins with a letter or digit); JSON keeps
     the three parts apart whatever they hold.
     """
     return b"\x00" + json.dumps([bot_id, user_id, event_id], ensure_ascii=False).encode()
+
+
+def folded_hour_key(bot_id: str, user_id: str, hour: int) -> bytes:
+    """Where the users table remembers the forgotten ids of a user's events of one hour (epoch hours of event
+    time; see pipeline.stream.id_index). Its leading byte 0x01 keeps it apart from the user and the single-id keys."""
+    return b"\x01" + json.dumps([bot_id, user_id, hour], ensure_ascii=False).encode()
 
 
 def definition_key(bot_id: str, item_id: str) -> bytes:

@@ -28,7 +28,6 @@ from pipeline.stream.supervision import guarded
 
 log = logging.getLogger(__name__)
 BREATH_SECONDS = 0.02  # the longest the projection holds the event loop between two records
-FOLDED = b"1"  # the id index's value: the key says it all
 
 
 async def _lost_letter(record: tuple[bytes | None, bytes], reason: str) -> None:
@@ -79,8 +78,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
              services: Services) -> None:
     settings = services.settings
     # keys are the events' own Kafka keys, values the user's encoded state (pipeline.kafka.codecs.encode_state);
-    # and the id index: topics.folded_key(...) -> b"1" for every folded id a state forgot. Both in one table, so
-    # in one changelog partition per user, in order: a state on the changelog implies the ids written before it.
+    # and the id index (pipeline.stream.id_index): the folded ids a state forgot. Both in one table, so in one
+    # changelog partition per user, in order: a state on the changelog implies the ids written before it.
     table = app.Table("user-projection", default=None, key_type=bytes, value_type=bytes,  # bytes: the raw codec
                       partitions=settings.partitions, options=state_store_options(settings.state_cache_mib))
     status = services.agents.setdefault("user-projection", SinkStatus())
@@ -104,13 +103,13 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         on_partition_of(message)
         return decode_state(table.get(key))
 
-    def indexed(message: faust.EventT, key: bytes) -> bool:
+    def read(message: faust.EventT, key: bytes) -> bytes | None:
         on_partition_of(message)
-        return table.get(key) is not None
+        return table.get(key)
 
     async def project_batch(batch: list[faust.EventT]) -> None:
         folder = BatchFolder(load, score=score, window_for=services.window_for, grace=services.grace,
-                             indexed=indexed)
+                             read=read)
         breath = time.monotonic()
         for message in batch:
             folder.add(message, message.value)
@@ -130,9 +129,9 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         await stream_sends.send_all(send_row, [((p, p in replayed), value) for p, value in rows],
                                     status=status, on_refused=refuse_rows)
         # The ids before the states: a state that forgets an id is never on the changelog without it.
-        for message, key in folded.forgotten:
+        for message, key, value in folded.index:
             on_partition_of(message)  # the table's partition is the user's events' partition
-            table[key] = FOLDED
+            table[key] = value
         for key, (message, state) in folded.states.items():
             on_partition_of(message)
             table[key] = state

@@ -16,8 +16,10 @@ from typing import Generic, TypeVar
 
 from pipeline.core.aggregate import snapshot
 from pipeline.core.projection import Projected, Row, Score, event_row, project, user_row
+from pipeline.core.sessionizer import to_ms
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import encode_state
+from pipeline.stream import id_index
 from schemas.events import (AttributeSet, EmailEdited, Event, InvalidEvent, NameEdited, ProfileUpdate, SegmentAdded,
                             TagAdded, parse_event)
 from schemas.limits import MAX_RECORD_BYTES, MAX_STATE_BYTES
@@ -40,8 +42,8 @@ class FoldedBatch(Generic[Ref]):
     # state), for the users that changed
     rows_of: dict[bytes, list[Row]] = field(default_factory=dict)  # user key -> its rows, raw events included
     refused: list[Refused[Ref]] = field(default_factory=list)
-    forgotten: list[tuple[Ref, bytes]] = field(default_factory=list)  # (a record of the user, id-index key) of
-    # every id the new states no longer remember: the index must have them before the states are written
+    index: list[tuple[Ref, bytes, bytes]] = field(default_factory=list)  # (a record of the user, key, value):
+    # the id-index records of the ids the new states no longer remember, to be written before the states
 
     @property
     def rows(self) -> list[Row]:
@@ -52,17 +54,17 @@ class BatchFolder(Generic[Ref]):
     """Folds records (ref, JSON value) one at a time, in order; `finish` gives the batch's outcome.
 
     One record at a time so that the caller can let its event loop breathe between records (a long
-    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch;
-    `indexed(ref, key)` whether the id index holds a key of topics.folded_key (asked for late events only).
-    An id goes into the index when the user's state forgets it, so in-order traffic of users whose recent
-    ids fit in their state writes nothing there.
+    text takes milliseconds to score). `load(ref, key)` reads a user's state once per batch; `read(ref, key)`
+    a raw record of the id index (pipeline.stream.id_index), for late events and for the index records the
+    batch writes. An id goes into the index when the user's state forgets it, so in-order traffic of users
+    whose recent ids fit in their state writes nothing there.
     """
 
     def __init__(self, load: Callable[[Ref, bytes], Projected], *, score: Score,
                  window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES,
-                 indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False):
+                 read: Callable[[Ref, bytes], bytes | None] = lambda ref, key: None):
         self.load, self.score, self.window_for, self.grace = load, score, window_for, grace
-        self.max_state_bytes, self.indexed = max_state_bytes, indexed
+        self.max_state_bytes, self.read = max_state_bytes, read
         self._folded: set[tuple[bytes, str]] = set()   # (user key, event id) of the events folded in this batch
         self.refused: list[Refused[Ref]] = []
         self._current: dict[bytes, Projected] = {}
@@ -102,7 +104,8 @@ class BatchFolder(Generic[Ref]):
         with (forgotten during the batch, indexed only when it ends), or in the index."""
         if (key, event.event_id) in self._folded or event.event_id in self._loaded[key].state.seen:
             return True
-        return self.indexed(ref, topics.folded_key(event.bot_id, event.user_id, event.event_id))
+        return id_index.holds(lambda key: self.read(ref, key), event.bot_id, event.user_id, event.event_id,
+                              to_ms(event.occurred_at))
 
     def finish(self) -> FoldedBatch[Ref]:
         """The users row of each changed user once (its newest), after the rows its events led to."""
@@ -117,10 +120,15 @@ class BatchFolder(Generic[Ref]):
                                                                      f"exceed {MAX_RECORD_BYTES:,} bytes"])
                                   for ref, value, event in taken]
                 continue
-            last, state = taken[-1][0], projected.state
-            remembered = self._loaded[key].state.seen.keys() | {event.event_id for _, _, event in taken}
-            batch.forgotten += [(last, topics.folded_key(state.bot_id, state.user_id, event_id))
-                                for event_id in sorted(remembered - state.seen.keys())]
+            last, state, before = taken[-1][0], projected.state, self._loaded[key].state.seen
+            forgotten = (before.keys() | {event.event_id for _, _, event in taken}) - state.seen.keys()
+            if forgotten:
+                # an id's time: where the batch began remembering it, else its first copy in the batch (the one
+                # folded, or one the index had: a copy's time is the original's)
+                times = {event.event_id: event.occurred_at for _, _, event in reversed(taken)}
+                at_ms = {i: before[i] if i in before else to_ms(times[i]) for i in forgotten}
+                batch.index += [(last, *record) for record in
+                                id_index.records(lambda k: self.read(last, k), state.bot_id, state.user_id, at_ms)]
             batch.states[key] = (last, encoded)
             batch.rows_of[key] = [*self._rows.get(key, []), user_row(snapshot(state), projected.version)]
         return batch
@@ -128,10 +136,10 @@ class BatchFolder(Generic[Ref]):
 
 def fold_batch(records: Iterable[tuple[Ref, bytes]], load: Callable[[Ref, bytes], Projected], *, score: Score,
                window_for: Callable[[str], timedelta], grace: timedelta, max_state_bytes: int = MAX_STATE_BYTES,
-               indexed: Callable[[Ref, bytes], bool] = lambda ref, key: False) -> FoldedBatch[Ref]:
+               read: Callable[[Ref, bytes], bytes | None] = lambda ref, key: None) -> FoldedBatch[Ref]:
     """The whole batch at once (tests, tools)."""
     folder = BatchFolder(load, score=score, window_for=window_for, grace=grace, max_state_bytes=max_state_bytes,
-                         indexed=indexed)
+                         read=read)
     for ref, value in records:
         folder.add(ref, value)
     return folder.finish()

@@ -41,7 +41,7 @@ def test_a_paged_rebuild_with_inserts_between_pages_equals_what_the_stream_wrote
     for start in range(0, len(values), 50):   # the stream's batches, written by the sink's store
         folded = fold_batch([(None, v) for v in values[start:start + 50]],
                             lambda _, key: decode_state(table.get(key)), score=score, window_for=lambda _: WINDOW,
-                            grace=GRACE, indexed=lambda _, key: key in table)
+                            grace=GRACE, read=lambda _, key: table.get(key))
         table.update({key: state for key, (_, state) in folded.states.items()})
         store.write(coalesce(folded.rows))
     monkeypatch.setattr(rebuild_module, "PAGE_USERS", 7)   # 55 users: 8 pages

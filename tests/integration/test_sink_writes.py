@@ -38,8 +38,8 @@ class Stream:
     def batch(self, values: list[bytes]) -> list[dict]:
         folded = fold_batch([(None, v) for v in values], lambda _, key: decode_state(self.table.get(key)),
                             score=score, window_for=lambda _: timedelta(minutes=10), grace=timedelta(hours=24),
-                            indexed=lambda _, key: key in self.table)
-        self.table.update({key: b"1" for _, key in folded.forgotten})
+                            read=lambda _, key: self.table.get(key))
+        self.table.update({key: value for _, key, value in folded.index})
         self.table.update({key: state for key, (_, state) in folded.states.items()})
         records = row_records((0, coalesce(rows)) for rows in folded.rows_of.values())
         return [row for _, value in records for row in decode_rows(value)]
