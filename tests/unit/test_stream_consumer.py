@@ -4,10 +4,13 @@ it delivers each message."""
 import asyncio
 import inspect
 
+import faust
 import pytest
 from aiokafka import TopicPartition
+from faust.types import TP
 
 from pipeline.kafka import topics
+from pipeline.stream import consumer
 from pipeline.stream.consumer import DELIVERED, REWOUND_TOPICS, Continuation, StreamConsumer, eager, uncommitted
 
 
@@ -97,3 +100,14 @@ def test_wait_first_of_a_finished_delivery_starts_none_of_the_other_waits():
         assert (result.done, result.stopped) == ([DELIVERED], False)
         assert inspect.getcoroutinestate(other) == inspect.CORO_CLOSED  # closed unstarted: no "never awaited"
     asyncio.run(scenario())
+
+
+def test_a_nearly_full_stream_leaves_its_partition_in_the_fetch():
+    """Faust sets such a partition aside until the stream drains to half; with the one stream this consumer
+    feeds, that left the fetch idle for up to a second while the agent emptied the buffer."""
+    app = faust.App("buffer-full-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    consumer.install(app)
+    tp = TP(topics.EVENTS, 0)
+    app.consumer._set_active_tps({tp, TP(topics.EVENTS, 1)})
+    app.consumer.on_buffer_full(tp)
+    assert tp in app.consumer._get_active_partitions() and not app.consumer._buffered_partitions
