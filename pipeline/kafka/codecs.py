@@ -88,7 +88,6 @@ def decode_state(data: bytes | None) -> Projected:
     return Projected.from_dict(orjson.loads(data) if data else None)
 
 
-# chatlens-events-dlq --------------------------------------------------------------------------------------
 def encode_ids(ids: Iterable[str]) -> bytes:
     """A record of the id index: its event ids, sorted (so equal sets are equal bytes)."""
     return orjson.dumps(sorted(ids))
@@ -98,6 +97,7 @@ def decode_ids(data: bytes | None) -> frozenset[str]:
     return frozenset(orjson.loads(data)) if data else frozenset()
 
 
+# chatlens-events-dlq --------------------------------------------------------------------------------------
 def encode_letter(letter: dict) -> bytes:
     return json.dumps(letter, ensure_ascii=False).encode()
 
