@@ -108,7 +108,7 @@ class StreamConsumer(faust_aiokafka.Consumer):
         from a broker while records it fetched for a partition wait), and the agent meanwhile emptied the
         buffer and waited. Left in, a full buffer holds the delivery back, as Faust does for any full stream
         (a Continuation of `eager`), and fetching goes on the moment there is room: 1.31 times the events/s
-        in two alternated rounds of three runs, same CPU per event.
+        in two alternated rounds of three runs, CPU per event about the same.
         """
 
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:

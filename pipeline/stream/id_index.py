@@ -1,7 +1,7 @@
 """The id index: the ids of folded events that a user's state forgot, so that a late copy still counts once.
 
 A batch forgets about one id per event (each id once its user's watermark is a grace past it). One record
-per id made each a table write and a changelog record of its own: 1.0 per event in the stream bench, nine
+per id made each a table write and a changelog record of its own: 0.64–1.02 per event in the stream bench, nine
 tenths of the projection's table writes. Here one record per user and hour of event time holds that hour's
 ids (0.06–0.12 records per event in the same traffic); ids that would take an hour's record past HOUR_BYTES (a
 flood of one user's events in one hour) get a record each, as every id did before, so an index written by
