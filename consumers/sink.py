@@ -111,7 +111,8 @@ class KafkaSink:
     """Writes the rows topic to ClickHouse, in a consumer group of its own.
 
     Separate from the Faust group so that exactly the workers that hold the store run it (embedded
-    chDB allows one process). Rows of many records are written together (up to `batch_rows`; the oldest
+    chDB allows one process). Rows of many records are written together (up to `batch_rows`, or records of
+    `batch_bytes` in all: a row holds its raw event, of up to 384 KiB; the oldest
     row waits at most `batch_seconds`, counted from its arrival): a few large inserts, no read before them, except for the raw events of
     records that may have been written before (marked `replayed`). Offsets are committed only after the
     store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
@@ -119,11 +120,11 @@ class KafkaSink:
     """
 
     def __init__(self, bootstrap: str, group_id: str, *, rows: RetryingWriter, batch_rows: int,
-                 batch_seconds: float, session_timeout_seconds: float,
+                 batch_seconds: float, session_timeout_seconds: float, batch_bytes: int = 16 * 2**20,
                  on_assigned: Callable[[], Awaitable[None]] | None = None, topic: str = topics.ROWS):
         self.bootstrap, self.group_id, self.topic = bootstrap, group_id, topic
         self.rows = rows
-        self.batch_rows, self.batch_seconds = batch_rows, batch_seconds
+        self.batch_rows, self.batch_seconds, self.batch_bytes = batch_rows, batch_seconds, batch_bytes
         self.session_timeout_ms = int(session_timeout_seconds * 1000)
         self.on_assigned = on_assigned
 
@@ -133,7 +134,9 @@ class KafkaSink:
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=MAX_RECORD_BYTES * 2, session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
-        pending: list[tuple[TopicPartition, int, list]] = []  # (partition, offset, its rows), as fetched
+        pending: list[tuple[TopicPartition, int, list, int]] = []  # (partition, offset, its rows, the record's
+        # bytes), as fetched
+        held = [0, 0]  # the rows pending and their records' bytes
         lock = asyncio.Lock()  # one write at a time: the loop's, or a revocation's
         replay_until: dict[TopicPartition, int] = {}  # below these offsets a record may have been written before
 
@@ -143,10 +146,11 @@ class KafkaSink:
                 batch = pending[:]
                 if not batch:
                     return
-                await self.rows.write(coalesce(row for _, _, rows in batch for row in rows))
+                await self.rows.write(coalesce(row for _, _, rows, _ in batch for row in rows))
                 del pending[:len(batch)]
+                held[:] = [sum(len(rows) for _, _, rows, _ in pending), sum(size for *_, size in pending)]
                 offsets: dict[TopicPartition, int] = {}
-                for tp, offset, _ in batch:
+                for tp, offset, _, _ in batch:
                     offsets[tp] = max(offsets.get(tp, 0), offset + 1)
                 try:
                     await consumer.commit(offsets)
@@ -167,14 +171,20 @@ class KafkaSink:
             while True:
                 wait = self.batch_seconds if due is None else max(0.0, due - time.monotonic())
                 fetched = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=64)
-                pending.extend((tp, record.offset, _rows_of(record, replay_until.get(tp, 0)))
-                               for tp, records in fetched.items() for record in records)
-                if not pending:  # nothing came, or a revocation wrote it
+                for tp, records in fetched.items():
+                    for record in records:  # a full batch is written at once: at most one record past its size
+                        rows = _rows_of(record, replay_until.get(tp, 0))
+                        pending.append((tp, record.offset, rows, len(record.value)))
+                        held[0] += len(rows)
+                        held[1] += len(record.value)
+                        if held[0] >= self.batch_rows or held[1] >= self.batch_bytes:
+                            await flush()
+                            due = None
+                if not pending:  # nothing came, or it was written
                     due = None
                     continue
                 due = due or time.monotonic() + self.batch_seconds
-                if (time.monotonic() >= due
-                        or sum(len(rows) for _, _, rows in pending) >= self.batch_rows):
+                if time.monotonic() >= due:
                     await flush()
                     due = None
         finally:

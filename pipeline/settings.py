@@ -54,10 +54,16 @@ class Settings(BaseSettings):
                                                "per batch)")
     stream_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_STREAM_BATCH_SECONDS",
                                         description="the longest the stream waits to fill a batch")
+    stream_buffer_mib: int = Field(16, ge=1, le=4096, validation_alias="CHATLENS_STREAM_BUFFER_MIB",
+                                   description="the events a worker's stream holds at once, buffered or in the batch "
+                                               "being folded (large events make smaller batches)")
     sink_batch_size: int = Field(20_000, ge=1, le=1_000_000, validation_alias="CHATLENS_SINK_BATCH_SIZE",
                                  description="rows the sink writes to ClickHouse together")
     sink_batch_seconds: float = Field(0.5, gt=0, le=60, validation_alias="CHATLENS_SINK_BATCH_SECONDS",
                                       description="the longest a row waits for its batch")
+    sink_batch_mib: int = Field(16, ge=1, le=4096, validation_alias="CHATLENS_SINK_BATCH_MIB",
+                                description="the most the sink writes together, measured as the rows' records in "
+                                            "Kafka (large events make smaller writes)")
     state_cache_mib: int = Field(32, ge=1, le=65_536, validation_alias="CHATLENS_STATE_CACHE_MIB",
                                  description="RocksDB block cache of each partition of the users' state (memory "
                                              "is this plus 2 write buffers of 16 MiB per partition)")

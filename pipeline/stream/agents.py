@@ -189,7 +189,8 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
         projections = services.projections
         sink = KafkaSink(
             settings.bootstrap, sink_group, batch_rows=settings.sink_batch_size,
-            batch_seconds=settings.sink_batch_seconds, session_timeout_seconds=settings.session_timeout_seconds,
+            batch_seconds=settings.sink_batch_seconds, batch_bytes=settings.sink_batch_mib * 2**20,
+            session_timeout_seconds=settings.session_timeout_seconds,
             rows=RetryingWriter(projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
                                 probe=probe, on_poison=poisoned_row),
             on_assigned=lambda: asyncio.to_thread(projections.reload))

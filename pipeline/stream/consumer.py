@@ -1,6 +1,7 @@
-"""Faust's Kafka consumer with three changes: a partition its group never committed is read from its start,
-a message whose delivery does not have to wait costs no tasks (see `eager`), and a partition whose stream is
-nearly full stays in the fetch (see `StreamConsumer.on_buffer_full`).
+"""Faust's Kafka consumer with four changes: a partition its group never committed is read from its start,
+a message whose delivery does not have to wait costs no tasks (see `eager`), a partition whose stream is
+nearly full stays in the fetch (see `StreamConsumer.on_buffer_full`), and the events a stream holds are
+limited in bytes as well as in records (see pipeline.stream.byte_budget).
 
 After a rebalance (and when it finds its flow stopped) Faust "seeks every partition to its committed
 offset". aiokafka leaves a partition without one (or at 0) wherever its position is. When a worker
@@ -22,8 +23,10 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
 from pipeline.kafka import topics
+from pipeline.stream.byte_budget import ByteBudget
 
 REWOUND_TOPICS = frozenset({topics.EVENTS})  # the agents' sources; changelogs are Faust's own business
+DEFAULT_BUFFER_BYTES = 16 * 2**20  # the events a stream holds (pipeline.settings: CHATLENS_STREAM_BUFFER_MIB)
 
 
 def uncommitted(committed: Mapping[TopicPartition, int | None], topic_names: Collection[str]) -> list[TopicPartition]:
@@ -86,9 +89,45 @@ class StreamConsumer(faust_aiokafka.Consumer):
 
     replay_until: dict[int, int]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+                 budgeted: frozenset[str] = REWOUND_TOPICS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.callback = eager(self.callback)
+        self.budget, self.budgeted = ByteBudget(buffer_bytes), budgeted
+        self.callback = eager(self._within_budget(self.callback))
+
+    def _within_budget(self, callback: Callable[[Any], Coroutine[Any, Any, Any]]) -> Callable[[Any], Any]:
+        """An event of a budgeted topic waits for room in the byte budget; it counts once Faust has it."""
+        budget, budgeted = self.budget, self.budgeted
+
+        async def deliver(message: Any) -> Any:
+            if message.topic not in budgeted:
+                return await callback(message)
+            size = len(message.value or b"")
+            if not budget.fits(size):
+                await budget.room_for(size, self.held_bytes)
+            delivered = await callback(message)
+            budget.take(size)
+            return delivered
+        return deliver
+
+    def ack(self, message: Any) -> bool:
+        if not message.acked and message.topic in self.budgeted:
+            self.budget.give(len(message.value or b""))
+        return super().ack(message)
+
+    def held_bytes(self) -> int:
+        """The bytes of budgeted events the streams really hold: in their buffers, or taken and not acked."""
+        taken = sum(len(m.value or b"") for m in list(self._unacked_messages)
+                    if not m.acked and m.topic in self.budgeted)
+        buffered = sum(len(event.message.value or b"")
+                       for channel in list(self.app.topics) if self.budgeted.intersection(getattr(channel, "topics", None) or ())
+                       for event in list(getattr(channel.queue, "_queue", ())))
+        return taken + buffered
+
+    def resume_flow(self) -> None:
+        """After a rebalance: Faust dropped the events its buffers held, the count starts from what is left."""
+        super().resume_flow()
+        self.budget.reset(self.held_bytes())
 
     async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
         """A delivery that already finished is the first to finish: the other waits are not started."""
@@ -128,8 +167,14 @@ class StreamConsumer(faust_aiokafka.Consumer):
 
 class StreamTransport(faust_aiokafka.Transport):
     Consumer = StreamConsumer
+    buffer_bytes, budgeted = DEFAULT_BUFFER_BYTES, REWOUND_TOPICS
+
+    def create_consumer(self, callback: Any, **kwargs: Any) -> StreamConsumer:
+        return super().create_consumer(callback, buffer_bytes=self.buffer_bytes, budgeted=self.budgeted, **kwargs)
 
 
-def install(app) -> None:
-    """Give the app this consumer; before anything asks for app.topic() or app.consumer."""
+def install(app, buffer_bytes: int = DEFAULT_BUFFER_BYTES, budgeted: frozenset[str] = REWOUND_TOPICS) -> None:
+    """Give the app this consumer; before anything asks for app.topic() or app.consumer. The events of the
+    `budgeted` topics a stream holds are kept under `buffer_bytes` in all."""
     app.transport = StreamTransport(app.conf.broker_consumer, app)
+    app.transport.buffer_bytes, app.transport.budgeted = buffer_bytes, budgeted

@@ -40,7 +40,7 @@ def make_app(settings: Settings, services: Services) -> faust.App:
         web_port=settings.http_port,
         web_tables_enabled=False,
     )
-    consumer.install(app)
+    consumer.install(app, buffer_bytes=settings.stream_buffer_mib * 2**20)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
            "partitions": settings.partitions}
     agents.register(app, app.topic(topics.EVENTS, **raw), app.topic(topics.DEAD_LETTERS, **raw),

@@ -93,3 +93,39 @@ def test_a_stream_batch_is_replayed_where_an_event_lies_below_its_partitions_rep
     batch = [SimpleNamespace(message=SimpleNamespace(partition=p, offset=o)) for p, o in [(0, 9), (1, 10), (2, 0)]]
     assert replayed_partitions(batch, {0: 10, 1: 10}) == {0}
     assert replayed_partitions(batch, {}) == set()
+
+
+def test_a_sink_writes_as_soon_as_its_records_reach_the_byte_budget(kafka_broker, clickhouse):
+    """Records of about 25 KB under a 60,000-byte budget, with row and time limits that never bind: every
+    write holds three records, the one that reached the budget included."""
+    topic, stream = _create_topic(kafka_broker.bootstrap, 1), Stream()
+    store = ClickHouseProjectionStore(clickhouse)
+    writes: list[int] = []
+
+    def write(rows: list[dict]) -> int:
+        writes.append(sum(row["table"] == "events" for row in rows))
+        return store.write(rows)
+
+    records = [value for n in range(9)
+               for value in records_of(stream.batch([event(f"e{n}", n, text=f"{n} " + "big " * 3_000)]))]
+    assert len(records) == 9 and all(20_000 < len(value) < 30_000 for value in records)
+
+    async def scenario() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+        await producer.start()
+        sink = KafkaSink(kafka_broker.bootstrap, f"sink-{uuid.uuid4().hex[:8]}", rows=RetryingWriter(write),
+                         batch_rows=100_000, batch_seconds=600, batch_bytes=60_000, session_timeout_seconds=6,
+                         topic=topic)
+        try:
+            for value in records:
+                await producer.send(topic, value=value, partition=0)
+            await producer.flush()
+            running = asyncio.create_task(sink.run())
+            await until(lambda: sum(writes) == 9)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        finally:
+            await producer.stop()
+
+    asyncio.run(scenario())
+    assert writes == [3, 3, 3]

@@ -82,3 +82,40 @@ def test_a_stream_slower_than_its_topic_gets_every_event_once_in_order(kafka_bro
         partition, _, value = line.split()
         received[int(partition)].append(value)
     assert received == sent
+
+
+def test_a_stream_holds_its_events_under_the_byte_budget_and_gets_every_one_once_in_order(kafka_broker, tmp_path):
+    """Events of 3-15 KB under a 40 KB budget, with a 100-event batch and a 4,096-event buffer that would
+    hold them all: the stream never holds more than the budget, and an event larger than the whole budget
+    still goes through (alone)."""
+    topic = _create_topic(kafka_broker.bootstrap, 2)
+    budget = 40_000
+    sizes = [3_000 + (i * 7_919) % 12_000 for i in range(120)]
+    sizes[60] = 55_000  # larger than the budget
+    sent = {p: [f"p{p}-{i}-".ljust(size, "x") for i, size in enumerate(sizes)] for p in (0, 1)}
+
+    async def produce():
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all", max_request_size=200_000)
+        await producer.start()
+        try:
+            for partition, values in sent.items():
+                for value in values:
+                    await producer.send(topic, value=value.encode(), partition=partition)
+            await producer.flush()
+        finally:
+            await producer.stop()
+    asyncio.run(produce())
+    out = tmp_path / "received.txt"
+    subprocess.run([sys.executable, "-m", "tests.support.slow_agent", kafka_broker.bootstrap, topic, "240", str(out),
+                    str(budget)], check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    received: dict[int, list[str]] = {0: [], 1: []}
+    held = []
+    for line in out.read_text().splitlines():
+        if line.startswith("held "):
+            held.append(int(line.split()[1]))
+            continue
+        partition, _, value = line.split()
+        received[int(partition)].append(value)
+    assert received == sent
+    assert all(h <= budget or h == 55_000 for h in held), held
+    assert len(held) >= sum(sizes) * 2 // budget  # batches of the budget's size, not of 100 events
