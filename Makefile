@@ -66,6 +66,7 @@ bench: setup setup-browser setup-wrk
 	$(BIN)/python -m bench.ingest_bench
 	$(BIN)/python -m bench.rebuild_bench
 	$(BIN)/python -m bench.state_bench
+	$(BIN)/python -m bench.flood_bench
 	$(BIN)/python -m bench.query_bench
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.page_bench
