@@ -57,30 +57,42 @@ def test_rewinding_the_uncommitted_partition_reads_it_again_from_the_start(kafka
                                                                                             b"4"]
 
 
+async def produce(bootstrap: str, topic: str, sent: dict[int, list[str]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=1_048_576)
+    await producer.start()
+    try:
+        for partition, values in sent.items():
+            for value in values:
+                await producer.send(topic, value=value.encode(), partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def received_by_slow_agent(bootstrap: str, topic: str, count: int, out, budget: int | None = None
+                           ) -> tuple[dict[int, list[str]], list[int]]:
+    """The values tests.support.slow_agent received per partition, and the bytes held at each batch (budget)."""
+    subprocess.run([sys.executable, "-m", "tests.support.slow_agent", bootstrap, topic, str(count), str(out),
+                    *([] if budget is None else [str(budget)])],
+                   check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    received: dict[int, list[str]] = {0: [], 1: []}
+    held = []
+    for line in out.read_text().splitlines():
+        if line.startswith("held "):
+            held.append(int(line.split()[1]))
+            continue
+        partition, _, value = line.split()
+        received[int(partition)].append(value)
+    return received, held
+
+
 def test_a_stream_slower_than_its_topic_gets_every_event_once_in_order(kafka_broker, tmp_path):
     """Deliveries that wait on the full stream (about a third of them here) go on once it has room: none is
     lost, repeated or reordered."""
     topic = _create_topic(kafka_broker.bootstrap, 2)
     sent = {0: [f"p0-{i}" for i in range(150)], 1: [f"p1-{i}" for i in range(150)]}
-
-    async def produce():
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
-        await producer.start()
-        try:
-            for partition, values in sent.items():
-                for value in values:
-                    await producer.send(topic, value=value.encode(), partition=partition)
-            await producer.flush()
-        finally:
-            await producer.stop()
-    asyncio.run(produce())
-    out = tmp_path / "received.txt"
-    subprocess.run([sys.executable, "-m", "tests.support.slow_agent", kafka_broker.bootstrap, topic, "300", str(out)],
-                   check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    received: dict[int, list[str]] = {0: [], 1: []}
-    for line in out.read_text().splitlines():
-        partition, _, value = line.split()
-        received[int(partition)].append(value)
+    asyncio.run(produce(kafka_broker.bootstrap, topic, sent))
+    received, _ = received_by_slow_agent(kafka_broker.bootstrap, topic, 300, tmp_path / "received.txt")
     assert received == sent
 
 
@@ -93,29 +105,8 @@ def test_a_stream_holds_its_events_under_the_byte_budget_and_gets_every_one_once
     sizes = [3_000 + (i * 7_919) % 12_000 for i in range(120)]
     sizes[60] = 55_000  # larger than the budget
     sent = {p: [f"p{p}-{i}-".ljust(size, "x") for i, size in enumerate(sizes)] for p in (0, 1)}
-
-    async def produce():
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all", max_request_size=200_000)
-        await producer.start()
-        try:
-            for partition, values in sent.items():
-                for value in values:
-                    await producer.send(topic, value=value.encode(), partition=partition)
-            await producer.flush()
-        finally:
-            await producer.stop()
-    asyncio.run(produce())
-    out = tmp_path / "received.txt"
-    subprocess.run([sys.executable, "-m", "tests.support.slow_agent", kafka_broker.bootstrap, topic, "240", str(out),
-                    str(budget)], check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    received: dict[int, list[str]] = {0: [], 1: []}
-    held = []
-    for line in out.read_text().splitlines():
-        if line.startswith("held "):
-            held.append(int(line.split()[1]))
-            continue
-        partition, _, value = line.split()
-        received[int(partition)].append(value)
+    asyncio.run(produce(kafka_broker.bootstrap, topic, sent))
+    received, held = received_by_slow_agent(kafka_broker.bootstrap, topic, 240, tmp_path / "received.txt", budget)
     assert received == sent
     assert all(h <= budget or h == 55_000 for h in held), held
     assert len(held) >= sum(sizes) * 2 // budget  # batches of the budget's size, not of 100 events
