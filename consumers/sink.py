@@ -112,9 +112,9 @@ class KafkaSink:
 
     Separate from the Faust group so that exactly the workers that hold the store run it (embedded
     chDB allows one process). Rows of many records are written together (up to `batch_rows`, or records of
-    `batch_bytes` in all: a row holds its raw event, of up to 384 KiB; the oldest
-    row waits at most `batch_seconds`, counted from its arrival): a few large inserts, no read before them, except for the raw events of
-    records that may have been written before (marked `replayed`). Offsets are committed only after the
+    `batch_bytes` in all, since a row holds its raw event of up to 384 KiB; the oldest row waits at most
+    `batch_seconds`, counted from its arrival): a few large inserts, no read before them, except for the raw
+    events of records that may have been written before (marked `replayed`). Offsets are committed only after the
     store has the rows. `on_assigned` runs before the first batch of newly assigned partitions
     (the store reloads what it keeps of them in memory).
     """
@@ -134,8 +134,8 @@ class KafkaSink:
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=MAX_RECORD_BYTES * 2, session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
-        pending: list[tuple[TopicPartition, int, list, int]] = []  # (partition, offset, its rows, the record's
-        # bytes), as fetched
+        # (partition, offset, its rows, the record's bytes), as fetched
+        pending: list[tuple[TopicPartition, int, list, int]] = []
         held = [0, 0]  # the rows pending and their records' bytes
         lock = asyncio.Lock()  # one write at a time: the loop's, or a revocation's
         replay_until: dict[TopicPartition, int] = {}  # below these offsets a record may have been written before

@@ -119,9 +119,9 @@ class StreamConsumer(faust_aiokafka.Consumer):
         """The bytes of budgeted events the streams really hold: in their buffers, or taken and not acked."""
         taken = sum(len(m.value or b"") for m in list(self._unacked_messages)
                     if not m.acked and m.topic in self.budgeted)
+        channels = [c for c in list(self.app.topics) if self.budgeted.intersection(getattr(c, "topics", None) or ())]
         buffered = sum(len(event.message.value or b"")
-                       for channel in list(self.app.topics) if self.budgeted.intersection(getattr(channel, "topics", None) or ())
-                       for event in list(getattr(channel.queue, "_queue", ())))
+                       for channel in channels for event in list(getattr(channel.queue, "_queue", ())))
         return taken + buffered
 
     def resume_flow(self) -> None:

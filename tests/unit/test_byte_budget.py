@@ -18,14 +18,21 @@ def test_events_fit_until_the_limit_and_one_alone_always_fits():
     assert budget.held == 0 and budget.fits(1_000)  # larger than the whole budget, but alone
 
 
+async def waiting(budget: ByteBudget, size: int) -> asyncio.Task:
+    """A delivery of `size` bytes that found no room; the count is right (recount gives what it holds)."""
+    task = asyncio.create_task(budget.room_for(size, recount=lambda: budget.held))
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    return task
+
+
 def test_a_delivery_without_room_waits_until_acknowledgements_make_it():
     async def scenario():
         budget = ByteBudget(100, check_seconds=60)
         budget.take(90)
-        waiting = asyncio.create_task(budget.room_for(30, recount=lambda: 90))
-        await asyncio.sleep(0.01)
+        delivery = await waiting(budget, 30)
         budget.give(50)  # 40 held: 30 more fit
-        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(delivery, 1)
         assert budget.held == 40
     asyncio.run(scenario())
 
@@ -34,12 +41,12 @@ def test_a_delivery_keeps_waiting_while_what_is_given_back_is_not_enough():
     async def scenario():
         budget = ByteBudget(100, check_seconds=60)
         budget.take(100)
-        waiting = asyncio.create_task(budget.room_for(50, recount=lambda: 100))
+        delivery = await waiting(budget, 50)
         budget.give(10)
         await asyncio.sleep(0.01)
-        assert not waiting.done()
+        assert not delivery.done()
         budget.give(40)
-        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(delivery, 1)
     asyncio.run(scenario())
 
 
@@ -57,10 +64,9 @@ def test_a_reset_wakes_a_waiting_delivery():
     async def scenario():
         budget = ByteBudget(100, check_seconds=60)
         budget.take(100)
-        waiting = asyncio.create_task(budget.room_for(50, recount=lambda: 100))
-        await asyncio.sleep(0.01)
+        delivery = await waiting(budget, 50)
         budget.reset(20)
-        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(delivery, 1)
     asyncio.run(scenario())
 
 
