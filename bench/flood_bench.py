@@ -34,29 +34,28 @@ from schemas.limits import MAX_TEXT_CHARS, PRODUCER_MAX_REQUEST_BYTES
 EMOJI = "😀🙂😡👍🎉😢🔥❤🙏😂"
 
 
-def flood(count: int, seed: int = 7) -> list[bytes]:
-    """Canonical JSON of `count` messages whose texts are MAX_TEXT_CHARS emoji (a 64-emoji run repeated)."""
+def keyed(event: dict) -> tuple[bytes, bytes]:
+    """(Kafka key, canonical JSON) of an event, as the events API writes it."""
+    parsed = parse_event(event)
+    return topics.event_key(parsed), to_json(parsed)
+
+
+def flood(count: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """`count` messages whose texts are MAX_TEXT_CHARS emoji (a 64-emoji run repeated), keyed."""
     rnd = random.Random(seed)
     received = datetime.now(UTC).isoformat()
-    out = []
-    for n in range(count):
-        text = "".join(rnd.choice(EMOJI) for _ in range(64)) * (MAX_TEXT_CHARS // 64)
-        out.append(to_json(parse_event({
-            "event_id": f"flood-{n}", "bot_id": "kafka", "user_id": f"web:flood-{n % 500}", "kind": "message",
-            "direction": "inbound", "channel": "web", "text": text, "received_at": received,
-            "occurred_at": (START + timedelta(seconds=n)).isoformat()})))
-    return out
+    return [keyed({"event_id": f"flood-{n}", "bot_id": "kafka", "user_id": f"web:flood-{n % 500}",
+                   "kind": "message", "direction": "inbound", "channel": "web", "received_at": received,
+                   "text": "".join(rnd.choice(EMOJI) for _ in range(64)) * (MAX_TEXT_CHARS // 64),
+                   "occurred_at": (START + timedelta(seconds=n)).isoformat()}) for n in range(count)]
 
 
-async def produce(bootstrap: str, values: list[bytes]) -> None:
+async def produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                                 max_request_size=PRODUCER_MAX_REQUEST_BYTES)
     await producer.start()
     try:
-        futures = []
-        for value in values:
-            user = parse_event(value).user_id
-            futures.append(await producer.send(topics.EVENTS, key=f"kafka:{user}".encode(), value=value))
+        futures = [await producer.send(topics.EVENTS, key=key, value=value) for key, value in records]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -84,7 +83,7 @@ def main() -> None:
             started = time.perf_counter()
             for start in range(0, len(values), 250):
                 asyncio.run(produce(broker.bootstrap, values[start:start + 250]))
-            asyncio.run(produce(broker.bootstrap, [to_json(parse_event(m)) for m in marks]))
+            asyncio.run(produce(broker.bootstrap, [keyed(m) for m in marks]))
             wait_markers(worker, "kafka", marks)
             seconds = time.perf_counter() - started
             stored = worker.sql("SELECT count() FROM events FINAL WHERE bot_id = 'kafka' "
@@ -95,10 +94,11 @@ def main() -> None:
             stop.set()
             worker.stop()
             broker.stop()
-    size = sum(map(len, values)) / len(values)
+    sizes = [len(value) for _, value in values]
+    size = sum(sizes) / len(sizes)
     report([f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — worker memory under a flood of the largest events — "
             f"{machine()}", "",
-            f"- {args.events:,} messages of {size / 1000:,.0f} KB each ({sum(map(len, values)) / 2**30:.2f} GiB), "
+            f"- {args.events:,} messages of {size / 1000:,.0f} KB each ({sum(sizes) / 2**30:.2f} GiB), "
             f"straight to Kafka as the events API writes them: {stored:,} stored in {seconds:,.0f} s "
             f"({args.events / seconds:,.1f} events/s); **worker RSS at most {max(peak[0], rss):,.0f} MiB** "
             f"(kernel peak {high:,.0f} MiB; {idle:,.0f} MiB before the flood, {rss:,.0f} MiB after); byte budgets "

@@ -120,7 +120,7 @@ class KafkaSink:
     """
 
     def __init__(self, bootstrap: str, group_id: str, *, rows: RetryingWriter, batch_rows: int,
-                 batch_seconds: float, session_timeout_seconds: float, batch_bytes: int = 16 * 2**20,
+                 batch_seconds: float, batch_bytes: int, session_timeout_seconds: float,
                  on_assigned: Callable[[], Awaitable[None]] | None = None, topic: str = topics.ROWS):
         self.bootstrap, self.group_id, self.topic = bootstrap, group_id, topic
         self.rows = rows

@@ -1,9 +1,10 @@
 """A limit on the bytes of events a stream holds: handed to it and not yet acknowledged.
 
-Faust bounds a stream by records: its buffer holds 4,096 and the projection takes batches of 2,000,
-whatever their size. Events may have up to 384 KiB each, so a flood of large events filled a worker
-with them: 2,000 events of 256 KiB took it to 7.3 GiB, 6,000 to 15 GiB (each event's bytes are kept
-several times over while its batch is folded, its rows sent and written). Held to a budget of bytes,
+Faust bounds a stream by records: its buffer holds a count of them (4,096 by default) and the projection
+takes batches of 2,000, whatever their size. Events may have up to 384 KiB each, so a flood of large events
+filled a worker with them: 2,000 events of 256 KB took it to 4.9 GiB, 2,000 and 6,000 of 786 KB (JSON-escaped
+by a producer writing straight to Kafka) to 7.3 and 15.3 GiB (each event's bytes are kept several times
+over while its batch is folded, its rows sent and written). Held to a budget of bytes,
 a batch of large events is a few dozen of them; ordinary traffic (hundreds of bytes an event) never
 reaches the budget and is delivered as before. See pipeline.stream.consumer for where it applies.
 """

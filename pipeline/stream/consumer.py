@@ -23,10 +23,12 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
 from pipeline.kafka import topics
+from pipeline.settings import Settings
 from pipeline.stream.byte_budget import ByteBudget
 
 REWOUND_TOPICS = frozenset({topics.EVENTS})  # the agents' sources; changelogs are Faust's own business
-DEFAULT_BUFFER_BYTES = 16 * 2**20  # the events a stream holds (pipeline.settings: CHATLENS_STREAM_BUFFER_MIB)
+# the events a stream holds when the caller names no budget: the worker's default (CHATLENS_STREAM_BUFFER_MIB)
+DEFAULT_BUFFER_BYTES = Settings.model_fields["stream_buffer_mib"].default * 2**20
 
 
 def uncommitted(committed: Mapping[TopicPartition, int | None], topic_names: Collection[str]) -> list[TopicPartition]:

@@ -66,7 +66,8 @@ def test_a_sink_taking_over_and_a_replaying_stream_store_each_raw_event_once(kaf
         producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
         await producer.start()
         sink = KafkaSink(kafka_broker.bootstrap, f"sink-{uuid.uuid4().hex[:8]}", rows=RetryingWriter(store.write),
-                         batch_rows=1000, batch_seconds=0.2, session_timeout_seconds=6, topic=topic)
+                         batch_rows=1000, batch_seconds=0.2, batch_bytes=2**20, session_timeout_seconds=6,
+                         topic=topic)
         try:
             for value in records_of(written):
                 await producer.send_and_wait(topic, value=value, partition=0)

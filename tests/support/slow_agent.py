@@ -41,7 +41,7 @@ def main() -> None:
             async for batch in stream.noack_take(3 if budget is None else 100, within=0.2):
                 if budget is not None:
                     received.write(f"held {app.consumer.held_bytes()}\n")
-                await asyncio.sleep(0.002)  # the consumer fills the 4-event buffer meanwhile, then waits
+                await asyncio.sleep(0.002)  # the consumer fills the buffer (4 events, or the budget) meanwhile, then waits
                 for event in batch:
                     received.write(f"{event.message.partition} {event.message.offset} {event.value.decode()}\n")
                     await stream.ack(event)
