@@ -1,7 +1,8 @@
-"""Faust's Kafka consumer with four changes: a partition its group never committed is read from its start,
+"""Faust's Kafka consumer with five changes: a partition its group never committed is read from its start,
 a message whose delivery does not have to wait costs no tasks (see `eager`), a partition whose stream is
-nearly full stays in the fetch (see `StreamConsumer.on_buffer_full`), and the events a stream holds are
-limited in bytes as well as in records (see pipeline.stream.byte_budget).
+nearly full stays in the fetch (see `StreamConsumer.on_buffer_full`) while its deliveries wait until the
+stream has drained (see pipeline.stream.buffer_gates), and the events a stream holds are limited in bytes as
+well as in records (see pipeline.stream.byte_budget).
 
 After a rebalance (and when it finds its flow stopped) Faust "seeks every partition to its committed
 offset". aiokafka leaves a partition without one (or at 0) wherever its position is. When a worker
@@ -24,6 +25,7 @@ from mode.services import WaitResults
 
 from pipeline.kafka import topics
 from pipeline.settings import Settings
+from pipeline.stream.buffer_gates import BufferGates
 from pipeline.stream.byte_budget import ByteBudget
 
 REWOUND_TOPICS = frozenset({topics.EVENTS})  # the agents' sources; changelogs are Faust's own business
@@ -94,16 +96,19 @@ class StreamConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, buffer_bytes: int = DEFAULT_BUFFER_BYTES,
                  budgeted: frozenset[str] = REWOUND_TOPICS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.budget, self.budgeted = ByteBudget(buffer_bytes), budgeted
-        self.callback = eager(self._within_budget(self.callback))
+        self.budget, self.budgeted, self.gates = ByteBudget(buffer_bytes), budgeted, BufferGates()
+        self.callback = eager(self._admitted(self.callback))
 
-    def _within_budget(self, callback: Callable[[Any], Coroutine[Any, Any, Any]]) -> Callable[[Any], Any]:
-        """An event of a budgeted topic waits for room in the byte budget; it counts once Faust has it."""
-        budget, budgeted = self.budget, self.budgeted
+    def _admitted(self, callback: Callable[[Any], Coroutine[Any, Any, Any]]) -> Callable[[Any], Any]:
+        """An event of a budgeted topic waits while its stream drains (the partition's gate) and for room in
+        the byte budget; it counts once Faust has it."""
+        budget, budgeted, gates = self.budget, self.budgeted, self.gates
 
         async def deliver(message: Any) -> Any:
             if message.topic not in budgeted:
                 return await callback(message)
+            if not gates.is_open(message.tp):
+                await gates.wait(message.tp, self._streams_drained)
             size = len(message.value or b"")
             if not budget.fits(size):
                 await budget.room_for(size, self.held_bytes)
@@ -117,19 +122,27 @@ class StreamConsumer(faust_aiokafka.Consumer):
             self.budget.give(len(message.value or b""))
         return super().ack(message)
 
+    def _budgeted_channels(self) -> list[Any]:
+        return [c for c in list(self.app.topics) if self.budgeted.intersection(getattr(c, "topics", None) or ())]
+
     def held_bytes(self) -> int:
         """The bytes of budgeted events the streams really hold: in their buffers, or taken and not acked."""
         taken = sum(len(m.value or b"") for m in list(self._unacked_messages)
                     if not m.acked and m.topic in self.budgeted)
-        channels = [c for c in list(self.app.topics) if self.budgeted.intersection(getattr(c, "topics", None) or ())]
         buffered = sum(len(event.message.value or b"")
-                       for channel in channels for event in list(getattr(channel.queue, "_queue", ())))
+                       for channel in self._budgeted_channels() for event in list(getattr(channel.queue, "_queue", ())))
         return taken + buffered
 
+    def _streams_drained(self) -> bool:
+        """Every stream of the budgeted topics down to the mark at which Faust reports its buffer drained."""
+        return all(c.queue.qsize() <= c.queue.pressure_drop_size for c in self._budgeted_channels())
+
     def resume_flow(self) -> None:
-        """After a rebalance: Faust dropped the events its buffers held, the count starts from what is left."""
+        """After a rebalance: Faust dropped the events its buffers held, the count starts from what is left and
+        every partition may deliver."""
         super().resume_flow()
         self.budget.reset(self.held_bytes())
+        self.gates.open_all()
 
     async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
         """A delivery that already finished is the first to finish: the other waits are not started."""
@@ -149,8 +162,14 @@ class StreamConsumer(faust_aiokafka.Consumer):
         from a broker while records it fetched for a partition wait), and the agent meanwhile emptied the
         buffer and waited. Left in, a full buffer holds the delivery back, as Faust does for any full stream
         (a Continuation of `eager`), and fetching goes on the moment there is room: 1.31 times the events/s
-        in two alternated rounds of three runs, CPU per event about the same.
+        in two alternated rounds of three runs, CPU per event about the same. Its deliveries wait at the
+        partition's gate until the stream has drained (`on_buffer_drop`): one wait for thousands of messages.
         """
+        if tp.topic in self.budgeted:
+            self.gates.close(tp)
+
+    def on_buffer_drop(self, tp: Any) -> None:
+        self.gates.open(tp)
 
     async def seek_to_committed(self) -> Mapping[TopicPartition, int]:
         committed = await super().seek_to_committed()
