@@ -36,7 +36,8 @@ CHANNELS: tuple[str, ...] = get_args(Channel)
 def _to_utc_ms(value: datetime) -> datetime:
     """Event times are compared across channels: keep them in UTC, to the millisecond."""
     value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    excess = value.microsecond % 1000
+    return value.replace(microsecond=value.microsecond - excess) if excess else value
 
 
 UtcTime = Annotated[AwareDatetime, Field(description="ISO 8601 with a time zone; stored in UTC, ms precision"),

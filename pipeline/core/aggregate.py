@@ -226,14 +226,16 @@ def step(state: UserState, event: Event, *, sentiment: float | None, window: tim
         return state, NO_CHANGE
     config = _config(window, grace)
     watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
-    state = evolve(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
-                    seen={**state.seen, event.event_id: at})
+    changes = {"bot_id": event.bot_id, "user_id": event.user_id, "watermark_ms": watermark,
+               "seen": {**state.seen, event.event_id: at}}
     if state.deleted_at_ms is not None and at <= state.deleted_at_ms:
-        return _prune(state, config), NO_CHANGE  # erased, or older than an erasure
+        return _prune(evolve(state, **changes), config), NO_CHANGE  # erased, or older than an erasure
     if isinstance(event, Message | ButtonClick | ProfileUpdate):
-        revived = state.revived or (event.is_interaction or isinstance(event, ProfileUpdate))
-        state = evolve(state, channels=state.channels | {event.channel}, revived=revived)
-    state, change = _HANDLERS[type(event)](state, event, at, sentiment, config)
+        if event.channel not in state.channels:
+            changes["channels"] = state.channels | {event.channel}
+        if not state.revived and (event.is_interaction or isinstance(event, ProfileUpdate)):
+            changes["revived"] = True
+    state, change = _HANDLERS[type(event)](evolve(state, **changes), event, at, sentiment, config)
     return _prune(state, config), change
 
 
@@ -253,6 +255,11 @@ def _prune(state: UserState, config: SessionConfig) -> UserState:
     assert state.watermark_ms is not None
     horizon = state.watermark_ms - config.grace_ms
     seen, forgotten = _recent_ids(state.seen, horizon, state.forgotten_ms)
+    if not (state.captures or state.last_session_profile or state.attributes or state.tags or state.segments):
+        # most users: only the remembered ids can change
+        if seen is state.seen and forgotten == state.forgotten_ms:
+            return state
+        return evolve(state, seen=seen, forgotten_ms=forgotten)
 
     def live(registers: Mapping[str, Stamped]) -> Mapping[str, Stamped]:
         if not registers:   # most users have none: no copy

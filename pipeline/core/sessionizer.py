@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pipeline.core.frozen import evolve
+from pipeline.core.frozen import evolve, make
 from schemas.events import ButtonClick, Message
 
 DEFAULT_WINDOW = timedelta(minutes=10)
@@ -106,7 +106,7 @@ class Hit:
             raise ValueError(f"{event.kind} {event.event_id!r} is not an interaction")
         kind: Literal["message", "click"] = "message" if isinstance(event, Message) else "click"
         micros = to_micros(sentiment) if kind == "message" and sentiment is not None else None
-        return cls(event.event_id, to_ms(event.occurred_at), kind, micros)
+        return make(cls, event_id=event.event_id, at_ms=to_ms(event.occurred_at), kind=kind, sentiment_micros=micros)
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,9 @@ class Session:
     @classmethod
     def of(cls, hit: Hit) -> Session:
         scored = hit.sentiment_micros is not None
-        return cls(hit.event_id, hit.at_ms, hit.at_ms, 1, int(hit.kind == "message"),
-                   int(hit.kind == "click"), hit.sentiment_micros or 0, int(scored))
+        return make(cls, id=hit.event_id, start_ms=hit.at_ms, end_ms=hit.at_ms, interactions=1,
+                    messages=int(hit.kind == "message"), clicks=int(hit.kind == "click"),
+                    sentiment_micros=hit.sentiment_micros or 0, sentiment_count=int(scored))
 
     @property
     def start(self) -> datetime:
@@ -156,10 +157,10 @@ class Session:
 
     def merge(self, other: Session) -> Session:
         first = min((self.start_ms, self.id), (other.start_ms, other.id))
-        return Session(first[1], first[0], max(self.end_ms, other.end_ms),
-                       self.interactions + other.interactions, self.messages + other.messages,
-                       self.clicks + other.clicks, self.sentiment_micros + other.sentiment_micros,
-                       self.sentiment_count + other.sentiment_count)
+        return make(Session, id=first[1], start_ms=first[0], end_ms=max(self.end_ms, other.end_ms),
+                    interactions=self.interactions + other.interactions, messages=self.messages + other.messages,
+                    clicks=self.clicks + other.clicks, sentiment_micros=self.sentiment_micros + other.sentiment_micros,
+                    sentiment_count=self.sentiment_count + other.sentiment_count)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -222,11 +223,11 @@ def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionSt
     merged = Session.of(hit)
     for s in touched:
         merged = merged.merge(s)
-    sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id)))
+    sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id))) if kept else (merged,)
     watermark = hit.at_ms if state.watermark_ms is None else max(state.watermark_ms, hit.at_ms)
     removed = tuple(s.id for s in touched if s.id != merged.id)
     return _close(evolve(state, open=sessions, watermark_ms=watermark), config), \
-        SessionChange(merged, removed)
+        make(SessionChange, upserted=merged, removed=removed)
 
 
 def _close(state: SessionState, config: SessionConfig) -> SessionState:
