@@ -111,3 +111,24 @@ def test_a_nearly_full_stream_leaves_its_partition_in_the_fetch():
     app.consumer._set_active_tps({tp, TP(topics.EVENTS, 1)})
     app.consumer.on_buffer_full(tp)
     assert tp in app.consumer._get_active_partitions() and not app.consumer._buffered_partitions
+
+
+def test_a_seek_stops_the_flow_and_only_a_resume_starts_it_again():
+    """After a rebalance Faust seeks, then resumes the flow and so empties the stream buffers: an event delivered
+    in between was emptied out with its read offset passed, and never delivered again."""
+    async def scenario():
+        app = faust.App("seek-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+        consumer.install(app)
+        stream, flowing_at_seek = app.consumer, []
+
+        async def seek_to_committed():
+            flowing_at_seek.append(stream.flow_active)
+            return {TP(topics.EVENTS, 0): None}
+
+        stream.resume_flow()
+        stream.seek_to_committed = seek_to_committed
+        await stream.perform_seek()
+        assert flowing_at_seek == [False] and not stream.flow_active
+        stream.resume_flow()
+        assert stream.flow_active
+    asyncio.run(scenario())
