@@ -17,6 +17,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 
+from pipeline.stream.waits import woken
+
 log = logging.getLogger(__name__)
 
 
@@ -51,10 +53,7 @@ class BufferGates:
     async def wait(self, partition: Hashable, drained: Callable[[], bool]) -> None:
         """Return once the partition's gate is open."""
         gate = self._gates.get(partition)
-        while gate is not None and not gate.is_set():
-            try:
-                await asyncio.wait_for(gate.wait(), self.check_seconds)
-            except TimeoutError:
-                if drained():
-                    log.warning("stream buffer gate of %s: closed though the buffer has drained; opened", partition)
-                    gate.set()
+        while gate is not None and not await woken(gate, self.check_seconds):
+            if drained():
+                log.warning("stream buffer gate of %s: closed though the buffer has drained; opened", partition)
+                gate.set()

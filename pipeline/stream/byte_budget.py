@@ -15,6 +15,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from pipeline.stream.waits import woken
+
 log = logging.getLogger(__name__)
 
 
@@ -56,10 +58,7 @@ class ByteBudget:
         while not self.fits(size):
             self._room = room = asyncio.Event()
             try:
-                await asyncio.wait_for(room.wait(), self.check_seconds)
-            except TimeoutError:
-                held = recount()
-                if held != self.held:
+                if not await woken(room, self.check_seconds) and (held := recount()) != self.held:
                     log.warning("stream byte budget: %d bytes counted as held, %d really are; corrected",
                                 self.held, held)
                     self.held = held
