@@ -214,29 +214,46 @@ NO_CHANGE = SessionChange()
 
 
 def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionState, SessionChange]:
-    """Place one interaction: extend a session, open one, or merge the sessions it bridges."""
-    window = config.window_ms
-    touched: list[Session] = []
-    kept: list[Session] = []
-    for s in state.open:
-        (touched if s.touches(hit.at_ms, window) else kept).append(s)
-    merged = Session.of(hit)
-    for s in touched:
-        merged = merged.merge(s)
-    sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id))) if kept else (merged,)
-    watermark = hit.at_ms if state.watermark_ms is None else max(state.watermark_ms, hit.at_ms)
+    """Place one interaction: extend a session, open one, or merge the sessions it bridges.
+
+    Open sessions are sorted by start and never overlap (a hit that touches two merges them), so their ends
+    are in order too and a hit touches a run of neighbours. An in-order hit, the usual one, touches the last
+    session or none: it is placed without looking at the others."""
+    window, at, sessions = config.window_ms, hit.at_ms, state.open
+    if not sessions or at > sessions[-1].end_ms + window:        # after every open session: a new one
+        merged, touched = Session.of(hit), ()
+        sessions = (*sessions, merged)
+    elif at >= sessions[-1].start_ms - window and (len(sessions) == 1 or at > sessions[-2].end_ms + window):
+        touched = (sessions[-1],)                                   # within the last session's reach only
+        merged = Session.of(hit).merge(sessions[-1])
+        sessions = (*sessions[:-1], merged)
+    else:
+        touched, kept = _touched(sessions, at, window)
+        merged = Session.of(hit)
+        for s in touched:
+            merged = merged.merge(s)
+        sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id))) if kept else (merged,)
+    watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
     removed = tuple(s.id for s in touched if s.id != merged.id)
     return _close(evolve(state, open=sessions, watermark_ms=watermark), config), \
         make(SessionChange, upserted=merged, removed=removed)
+
+
+def _touched(sessions: tuple[Session, ...], at_ms: int, window_ms: int) -> tuple[list[Session], list[Session]]:
+    touched: list[Session] = []
+    kept: list[Session] = []
+    for s in sessions:
+        (touched if s.touches(at_ms, window_ms) else kept).append(s)
+    return touched, kept
 
 
 def _close(state: SessionState, config: SessionConfig) -> SessionState:
     """Fold sessions no in-grace event can reach any more into the totals."""
     assert state.watermark_ms is not None
     horizon = state.watermark_ms - config.grace_ms - config.window_ms
-    closing = [s for s in state.open if s.end_ms < horizon]
-    if not closing:
+    if not state.open or state.open[0].end_ms >= horizon:   # ends are in order too: the first ends first
         return state
+    closing = [s for s in state.open if s.end_ms < horizon]
     return evolve(state, open=tuple(s for s in state.open if s.end_ms >= horizon),
                    closed_sessions=state.closed_sessions + len(closing),
                    closed_ms=state.closed_ms + sum(s.end_ms - s.start_ms for s in closing))
