@@ -15,6 +15,13 @@ from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
 # 5 ms, and the stream then waited for its next records (1 ms: 1.07 times the events/s, same CPU per event).
 GIL_SWITCH_SECONDS = 0.001
 
+# The cyclic collector's thresholds. Python's first generation is collected whenever 700 more objects are
+# alive than at its last collection; the stream holds thousands in flight (its buffers, a batch, its rows),
+# so each was walked there, promoted, and walked again by the older generations' collections: 2.0-2.3 s of
+# a 150,000-event run's 21 s of CPU. At 50,000 the in-flight objects die before a collection sees them
+# (0.5-0.6 s; 1.07x events/s, bench/RESULTS.md).
+GC_THRESHOLDS = (50_000, 20, 100)
+
 
 def make_app(settings: Settings, services: Services) -> faust.App:
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
