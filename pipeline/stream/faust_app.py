@@ -8,6 +8,8 @@ from pipeline.kafka import topics
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.stream import agents, consumer
+from pipeline.stream.lean_monitor import LeanMonitor
+from pipeline.stream.raw_schema import RawBytes
 from schemas.limits import PRODUCER_MAX_REQUEST_BYTES
 
 # How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). Faust's Kafka
@@ -49,10 +51,10 @@ def make_app(settings: Settings, services: Services) -> faust.App:
         web_bind=settings.http_host,
         web_port=settings.http_port,
         web_tables_enabled=False,
+        Monitor=LeanMonitor,
     )
     consumer.install(app, buffer_bytes=settings.stream_buffer_mib * 2**20)
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw",
-           "partitions": settings.partitions}
+    raw = {"schema": RawBytes(), "partitions": settings.partitions}
     agents.register(app, app.topic(topics.EVENTS, **raw), app.topic(topics.DEAD_LETTERS, **raw),
                     app.topic(topics.ROWS, **raw), services)
     return app
