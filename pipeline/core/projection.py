@@ -140,13 +140,15 @@ Erasures = dict[tuple[str, str], datetime]   # (bot_id, user_id) -> the user's l
 
 def survives_erasure(row: Row, erased_until: datetime | None) -> bool:
     """A message, session or raw event row from at or before the user's deletion is dropped; users rows
-    (which carry is_deleted themselves), tombstones and the deletion event itself always pass."""
+    (which carry is_deleted themselves), tombstones and the deletion event itself always pass. A row's time
+    may be a datetime or its ISO 8601 text (as the rows topic carries it)."""
     table = row["table"]
     if erased_until is None or table not in ("messages", "sessions", "events") or row.get("is_deleted"):
         return True
     if table == "events" and row["kind"] == "user_deleted":
         return True
-    return (row.get("occurred_at") or row["started_at"]) > erased_until
+    at = row.get("occurred_at") or row["started_at"]
+    return (datetime.fromisoformat(at) if isinstance(at, str) else at) > erased_until
 
 
 def event_survives_erasure(event: Event, erased_until: datetime | None) -> bool:

@@ -28,7 +28,6 @@ from pipeline.core.projection import Projected, Row
 from pipeline.core.schedules import RunRequest, Schedule
 from pipeline.core.segments import SegmentChange, SegmentError
 from pipeline.kafka.topics import split_definition_key
-from queries.projections import TIME_COLUMNS
 from schemas.bot_settings import BotSettings
 from schemas.events import parse_event, to_checked_json
 from schemas.limits import MAX_RECORD_BYTES
@@ -72,15 +71,13 @@ def encode_row(row: Row) -> bytes:
     return orjson.dumps(row, default=lambda v: v.isoformat())
 
 
-ROW_TIMES = frozenset(TIME_COLUMNS | {"until"})  # the fields a row keeps as datetime (ISO 8601 on the topic)
-
-
 def decode_rows(data: bytes) -> list[Row]:
+    """A record's rows; their times stay ISO 8601 text, as ClickHouse reads them (parsing each one cost the
+    sink 1.2 µs an event; the erasure rule parses the few it compares), but an erasure's `until`."""
     rows = orjson.loads(data)
     for row in rows:
-        for name in ROW_TIMES:
-            if isinstance(value := row.get(name), str):
-                row[name] = datetime.fromisoformat(value)
+        if (until := row.get("until")) is not None:
+            row["until"] = datetime.fromisoformat(until)
     return rows
 
 
