@@ -19,10 +19,11 @@ GIL_SWITCH_SECONDS = 0.001
 
 # The cyclic collector's thresholds. Python's first generation is collected whenever 700 more objects are
 # alive than at its last collection; the stream holds thousands in flight (its buffers, a batch, its rows),
-# so each was walked there, promoted, and walked again by the older generations' collections: 2.0-2.3 s of
-# a 150,000-event run's 21 s of CPU. At 50,000 the in-flight objects die before a collection sees them
-# (0.5-0.6 s; 1.07x events/s, bench/RESULTS.md).
-GC_THRESHOLDS = (50_000, 20, 100)
+# so each was walked there, promoted, and walked again by the older generations' collections (2.0-2.3 s of a
+# 150,000-event run's 21 s of CPU). At 10,000: 1.05x events/s (three trees alternated, bench/RESULTS.md). At
+# 50,000 a little faster (1.06x) but the worker held 1,031-1,050 MiB with a million users (807 at 10,000, 744-768
+# at 700): garbage in cycles, some of it holding fetched records, lived longer.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def make_app(settings: Settings, services: Services) -> faust.App:
