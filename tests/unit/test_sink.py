@@ -1,6 +1,9 @@
 import asyncio
+from datetime import UTC, datetime
 
 from consumers.sink import RetryingWriter, SinkStatus
+from pipeline.core.projection import survives_erasure
+from pipeline.kafka.codecs import decode_rows
 
 
 def test_failed_writes_are_retried_until_they_succeed_and_reported_meanwhile():
@@ -35,3 +38,17 @@ def test_a_write_that_keeps_failing_never_returns_and_records_the_error():
 
     asyncio.run(scenario())
     assert status.ok is False and status.attempts > 3 and status.last_error == "ConnectionError: refused"
+
+
+def test_a_rows_time_as_iso_text_is_judged_by_the_erasure_rule_like_a_datetime():
+    erased = datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+    before = {"table": "messages", "bot_id": "b", "user_id": "web:u", "occurred_at": "2026-03-01T10:19:59.999+00:00"}
+    after = {**before, "occurred_at": "2026-03-01T10:20:00.001+00:00"}
+    assert not survives_erasure(before, erased) and survives_erasure(after, erased)
+
+
+def test_decoded_rows_keep_their_times_as_text_but_an_erasures_until():
+    [row, erasure] = decode_rows(b'[{"table": "messages", "occurred_at": "2026-03-01T10:20:00+00:00"},'
+                                 b' {"table": "erasures", "until": "2026-03-01T10:20:00+00:00"}]')
+    assert row["occurred_at"] == "2026-03-01T10:20:00+00:00"
+    assert erasure["until"] == datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
