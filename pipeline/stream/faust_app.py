@@ -19,8 +19,8 @@ GIL_SWITCH_SECONDS = 0.001
 
 # The cyclic collector's thresholds. Python's first generation is collected whenever 700 more objects are
 # alive than at its last collection; the stream holds thousands in flight (its buffers, a batch, its rows),
-# so each was walked there, promoted, and walked again by the older generations' collections (2.0-2.3 s of a
-# 150,000-event run's 21 s of CPU). At 10,000: 1.05x events/s (three trees alternated, bench/RESULTS.md). At
+# so each was walked there, promoted, and walked again by the older generations' collections (2.0-2.6 s of a
+# 150,000-event run's 21-23 s of CPU). At 10,000: 1.05x events/s (three trees alternated, bench/RESULTS.md). At
 # 50,000 a little faster (1.06x) but the worker held 1,031-1,050 MiB with a million users (807 at 10,000, 744-768
 # at 700; why is not settled: the collector found few cycles, 3,526 objects in a 200,000-user run).
 GC_THRESHOLDS = (10_000, 10, 10)
