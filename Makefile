@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_STAMP := $(VENV)/.kafka-jars
 
-.PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser setup-wrk clean kafka-start kafka-stop
+.PHONY: run test architecture test-unit test-integration test-e2e bench setup setup-browser setup-wrk setup-valgrind clean kafka-start kafka-stop
 
 setup: $(STAMP) $(KAFKA_STAMP)
 
@@ -23,8 +23,8 @@ $(KAFKA_STAMP): $(STAMP) pipeline/kafka/pom.xml pipeline/kafka/broker.py
 	@touch $@
 
 # Debian programs the tests and benchmarks drive: Chromium for the browser tests (Playwright never downloads a
-# browser here), wrk for the webhook load benchmark. Skipped when present; otherwise apt-get (as root, or with
-# passwordless sudo), else a clear message. $(call apt_need,PATH,PACKAGE)
+# browser here), wrk for the webhook load benchmark, valgrind for the fold's instruction count. Skipped when
+# present; otherwise apt-get (as root, or with passwordless sudo), else a clear message. $(call apt_need,PATH,PACKAGE)
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y
 define apt_need
 @if [ -x $(1) ]; then exit 0; \
@@ -36,10 +36,13 @@ else echo "this needs Debian's $(2) at $(1): run 'apt-get install -y $(2)' as ro
 endef
 CHROMIUM ?= /usr/bin/chromium
 WRK ?= /usr/bin/wrk
+VALGRIND ?= /usr/bin/valgrind
 setup-browser:
 	$(call apt_need,$(CHROMIUM),chromium)
 setup-wrk:
 	$(call apt_need,$(WRK),wrk)
+setup-valgrind:
+	$(call apt_need,$(VALGRIND),valgrind)
 
 run: setup
 	CHATLENS_ADMIN_KEY=$${CHATLENS_ADMIN_KEY:-local-admin-key} $(BIN)/chatlens run
@@ -60,9 +63,10 @@ test-integration: setup
 test-e2e: setup setup-browser
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: setup setup-browser setup-wrk
+bench: setup setup-browser setup-wrk setup-valgrind
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.stream_bench
+	$(BIN)/python -m bench.fold_instructions
 	$(BIN)/python -m bench.ingest_bench
 	$(BIN)/python -m bench.rebuild_bench
 	$(BIN)/python -m bench.state_bench
