@@ -102,7 +102,7 @@ INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events
 
 
 # Rows go in as one JSON array per table that ClickHouse parses itself, without the GIL: building columns and
-# encoding them in Python held it for 8 % of a worker's time (py-spy --gil; 1.07x events/s without). One
+# encoding them in Python held it for 8 % of a worker's time (py-spy --gil; 1.07x events/s once gone). One
 # orjson call, not one per row: each result holds 4 KiB while it lives (a fresh page, 2 µs, per row). Keys
 # that are not columns ("table", "replayed") are skipped; times are RFC 3339 (orjson's, or as the topic had them).
 JSON_ROWS = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort"}

@@ -73,7 +73,7 @@ def encode_row(row: Row) -> bytes:
 
 def decode_rows(data: bytes) -> list[Row]:
     """A record's rows; their times stay ISO 8601 text, as ClickHouse reads them (parsing each one cost the
-    sink 1.2 µs an event; the erasure rule parses the few it compares), but an erasure's `until`."""
+    sink about 0.9 µs an event; the erasure rule parses the few it compares), but an erasure's `until`."""
     rows = orjson.loads(data)
     for row in rows:
         if (until := row.get("until")) is not None:
