@@ -121,29 +121,37 @@ class UserState:
         return cls(**data)
 
 
-Handler = Callable[[UserState, Any, int, float | None, SessionConfig], tuple[UserState, SessionChange]]
+Handler = Callable[[UserState, Any, int, float | None, SessionConfig], SessionChange]
+# A handler changes `state` in place: step hands it a copy of its own that no one else holds yet (one copy
+# per event, where a copy per change cost the fold several per event).
 
 
-def _interaction(state: UserState, hit: Hit, config: SessionConfig) -> tuple[UserState, SessionChange]:
+def _set(state: UserState, **fields: Any) -> None:
+    state.__dict__.update(fields)
+
+
+def _interaction(state: UserState, hit: Hit, config: SessionConfig) -> SessionChange:
     sessions, change = add(state.sessions, hit, config)
     first = hit.at_ms if state.first_seen_ms is None else min(state.first_seen_ms, hit.at_ms)
     last = hit.at_ms if state.last_seen_ms is None else max(state.last_seen_ms, hit.at_ms)
-    return evolve(state, sessions=sessions, first_seen_ms=first, last_seen_ms=last), change
+    _set(state, sessions=sessions, first_seen_ms=first, last_seen_ms=last)
+    return change
 
 
 def _message(state, event: Message, at, sentiment, config):
     if event.direction == "outbound":
-        return state, NO_CHANGE  # bot replies count nowhere
+        return NO_CHANGE  # bot replies count nowhere
     hit = Hit.from_event(event, sentiment)
     last = at if state.last_message_ms is None else max(state.last_message_ms, at)
-    state = evolve(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
-                    sentiment_micros=state.sentiment_micros + (hit.sentiment_micros or 0),
-                    sentiment_count=state.sentiment_count + (hit.sentiment_micros is not None))
+    _set(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
+         sentiment_micros=state.sentiment_micros + (hit.sentiment_micros or 0),
+         sentiment_count=state.sentiment_count + (hit.sentiment_micros is not None))
     return _interaction(state, hit, config)
 
 
 def _click(state, event: ButtonClick, at, sentiment, config):
-    return _interaction(evolve(state, clicks=state.clicks + 1), Hit.from_event(event), config)
+    _set(state, clicks=state.clicks + 1)
+    return _interaction(state, Hit.from_event(event), config)
 
 
 def _profile_update(state, event: ProfileUpdate, at, sentiment, config):
@@ -151,14 +159,17 @@ def _profile_update(state, event: ProfileUpdate, at, sentiment, config):
     profile = state.profile
     for name, value in known.items():
         profile = _put(profile, name, Stamped(value, at, event.event_id))
-    captures = (*state.captures, Stamped(known, at, event.event_id)) if known else state.captures
-    return evolve(state, profile=profile, captures=captures), NO_CHANGE
+    if known:   # kept in stamp order, so pruning only ever cuts from the front
+        capture = Stamped(known, at, event.event_id)
+        _set(state, captures=tuple(sorted((*state.captures, capture), key=_STAMP)))
+    _set(state, profile=profile)
+    return NO_CHANGE
 
 
 def _edit(field_name: str) -> Handler:
     def edit(state, event, at, sentiment, config):
-        stamped = Stamped(getattr(event, field_name), at, event.event_id)
-        return evolve(state, profile=_put(state.profile, field_name, stamped)), NO_CHANGE
+        _set(state, profile=_put(state.profile, field_name, Stamped(getattr(event, field_name), at, event.event_id)))
+        return NO_CHANGE
     return edit
 
 
@@ -166,23 +177,26 @@ def _register(name: str, key_of: Callable[[Any], str], value_of: Callable[[Any],
     """Handler for a keyed newest-wins set: tags, segments, custom attributes."""
     def handle(state, event, at, sentiment, config):
         stamped = Stamped(value_of(event), at, event.event_id)
-        return evolve(state, **{name: _put(getattr(state, name), key_of(event), stamped)}), NO_CHANGE
+        _set(state, **{name: _put(getattr(state, name), key_of(event), stamped)})
+        return NO_CHANGE
     return handle
 
 
 def _ban(value: bool) -> Handler:
     def handle(state, event, at, sentiment, config):
         new = Stamped(value, at, event.event_id)
-        keep = state.banned is not None and state.banned.stamp > new.stamp
-        return (state if keep else evolve(state, banned=new)), NO_CHANGE
+        if state.banned is None or state.banned.stamp <= new.stamp:
+            _set(state, banned=new)
+        return NO_CHANGE
     return handle
 
 
 def _deleted(state, event: UserDeleted, at, sentiment, config):
     removed = tuple(s.id for s in state.sessions.open)
-    fresh = UserState(bot_id=state.bot_id, user_id=state.user_id, deleted_at_ms=at,
-                      seen=state.seen, watermark_ms=state.watermark_ms, forgotten_ms=state.forgotten_ms)
-    return fresh, SessionChange(removed=removed)
+    kept = {"bot_id": state.bot_id, "user_id": state.user_id, "deleted_at_ms": at, "seen": state.seen,
+            "watermark_ms": state.watermark_ms, "forgotten_ms": state.forgotten_ms}
+    state.__dict__.update(_FRESH, **kept)
+    return SessionChange(removed=removed)
 
 
 _HANDLERS: dict[type, Handler] = {
@@ -201,6 +215,8 @@ _HANDLERS: dict[type, Handler] = {
     UserUnbanned: _ban(False),
     UserDeleted: _deleted,
 }
+_FRESH = UserState().__dict__   # a deletion's reset: the fields of a new user (their values are never changed)
+_STAMP = operator.attrgetter("stamp")
 
 
 def nothing_known(event_id: str) -> bool:
@@ -220,23 +236,24 @@ def step(state: UserState, event: Event, *, sentiment: float | None, window: tim
     """Apply one event; also say which session row to upsert and which session ids to delete.
 
     `known(event_id)`: whether the caller's index holds an id of this user (asked only for late events).
+    `state` is left as it is: the event's changes go into one new copy.
     """
     at = to_ms(event.occurred_at)
     if already_applied(state, event.event_id, at, known):
         return state, NO_CHANGE
     config = _config(window, grace)
     watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
-    changes = {"bot_id": event.bot_id, "user_id": event.user_id, "watermark_ms": watermark,
-               "seen": {**state.seen, event.event_id: at}}
+    new = evolve(state, bot_id=event.bot_id, user_id=event.user_id, watermark_ms=watermark,
+                 seen={**state.seen, event.event_id: at})
     if state.deleted_at_ms is not None and at <= state.deleted_at_ms:
-        return _prune(evolve(state, **changes), config), NO_CHANGE  # erased, or older than an erasure
+        return _prune(new, config), NO_CHANGE  # erased, or older than an erasure
     if isinstance(event, Message | ButtonClick | ProfileUpdate):
         if event.channel not in state.channels:
-            changes["channels"] = state.channels | {event.channel}
+            _set(new, channels=state.channels | {event.channel})
         if not state.revived and (event.is_interaction or isinstance(event, ProfileUpdate)):
-            changes["revived"] = True
-    state, change = _HANDLERS[type(event)](evolve(state, **changes), event, at, sentiment, config)
-    return _prune(state, config), change
+            _set(new, revived=True)
+    change = _HANDLERS[type(event)](new, event, at, sentiment, config)
+    return _prune(new, config), change
 
 
 @functools.lru_cache(maxsize=64)
@@ -250,31 +267,30 @@ def apply(state: UserState, event: Event, *, sentiment: float | None, window: ti
     return step(state, event, sentiment=sentiment, window=window, grace=grace, known=known)[0]
 
 
+_REGISTERS = ("attributes", "tags", "segments")
+
+
 def _prune(state: UserState, config: SessionConfig) -> UserState:
-    """Forget what no in-grace event can need; recompute the last session's profile."""
+    """Forget what no in-grace event can need; recompute the last session's profile. In place: `state` is
+    step's own copy. What is unchanged is not copied (most users have no registers or captures)."""
     assert state.watermark_ms is not None
     horizon = state.watermark_ms - config.grace_ms
-    seen, forgotten = _recent_ids(state.seen, horizon, state.forgotten_ms)
-    if not (state.captures or state.last_session_profile or state.attributes or state.tags or state.segments):
-        # most users: only the remembered ids can change
-        if seen is state.seen and forgotten == state.forgotten_ms:
-            return state
-        return evolve(state, seen=seen, forgotten_ms=forgotten)
-
-    def live(registers: Mapping[str, Stamped]) -> Mapping[str, Stamped]:
-        if not registers:   # most users have none: no copy
-            return registers
-        return {k: s for k, s in registers.items() if s.value not in (None, False) or s.at_ms >= horizon}
-
-    if state.captures:
-        first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
-        keep_from = min(horizon, first_open) - config.window_ms
-        captures = sorted((c for c in state.captures if c.at_ms >= keep_from), key=lambda c: c.stamp)
-    else:
-        captures = []
-    return evolve(state, seen=seen, forgotten_ms=forgotten, attributes=live(state.attributes), tags=live(state.tags),
-                   segments=live(state.segments), captures=tuple(captures[-CAPTURE_LIMIT:]),
-                   last_session_profile=_last_session_profile(state, captures, config.window_ms))
+    fields = state.__dict__
+    fields["seen"], fields["forgotten_ms"] = _recent_ids(state.seen, horizon, state.forgotten_ms)
+    for name in _REGISTERS:   # a removed entry is kept only while an in-grace event could still beat it
+        registers = fields[name]
+        if registers and any(s.value in (None, False) and s.at_ms < horizon for s in registers.values()):
+            fields[name] = {k: s for k, s in registers.items() if s.value not in (None, False) or s.at_ms >= horizon}
+    if state.captures or state.last_session_profile:
+        captures = state.captures
+        if captures:   # in stamp order (see _profile_update)
+            first_open = state.sessions.open[0].start_ms if state.sessions.open else horizon
+            keep_from = min(horizon, first_open) - config.window_ms
+            if captures[0].at_ms < keep_from:
+                captures = tuple(c for c in captures if c.at_ms >= keep_from)
+            fields["captures"] = captures = captures[-CAPTURE_LIMIT:]
+        fields["last_session_profile"] = _last_session_profile(state, captures, config.window_ms)
+    return state
 
 
 def _recent_ids(seen: Mapping[str, int], horizon_ms: int,
@@ -305,7 +321,7 @@ def _recent_ids(seen: Mapping[str, int], horizon_ms: int,
 _TIME_THEN_ID = operator.itemgetter(1, 0)  # (event id, time) items ordered by time, then id
 
 
-def _last_session_profile(state: UserState, captures: list[Stamped], window_ms: int) -> dict[str, str]:
+def _last_session_profile(state: UserState, captures: tuple[Stamped, ...], window_ms: int) -> dict[str, str]:
     """Profile fields reported within the window around the last session (newest wins)."""
     last = state.sessions.last
     profile: dict[str, str] = {}
