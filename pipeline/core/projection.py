@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from pipeline.core.aggregate import UserState, message_score, nothing_known, snapshot, step
-from pipeline.core.sessionizer import Session, from_ms
+from pipeline.core.sessionizer import Session, SessionChange, from_ms
 from schemas.events import PROFILE_FIELDS, Event, Message, UserDeleted, to_json
 
 Row = dict[str, Any]
@@ -42,23 +42,39 @@ def project(current: Projected, event: Event, *, score: Score, window: timedelta
     `known(event_id)`: the caller's index of this user's folded ids, asked for late events only.
     `users_row=False`: leave out the users row, for a caller that writes one per batch (the newest wins).
     """
+    projected, sentiment, change = fold_event(current, event, score=score, window=window, grace=grace, known=known)
+    if projected is current:
+        return current, []
+    rows = derived_rows(event, sentiment, change, projected.version)
+    if users_row:
+        rows.append(user_row(snapshot(projected.state), projected.version))
+    return projected, rows
+
+
+def fold_event(current: Projected, event: Event, *, score: Score, window: timedelta, grace: timedelta,
+               known: Callable[[str], bool] = nothing_known) -> tuple[Projected, float | None, SessionChange]:
+    """The fold of `project` without its rows: `current` itself when the event was folded before."""
     sentiment = message_score(event, score)
     state, change = step(current.state, event, sentiment=sentiment, window=window, grace=grace, known=known)
     if state is current.state:
-        return current, []
-    version = current.version + 1
+        return current, sentiment, change
+    return Projected(current.version + 1, state), sentiment, change
+
+
+def derived_rows(event: Event, sentiment: float | None, change: SessionChange, version: int, *,
+                 upserted: bool = True) -> list[Row]:
+    """The rows a newly folded event leads to (its raw event row aside). `upserted=False`: without the
+    upserted session's row, for a caller that writes each session's newest row once per batch."""
     rows: list[Row] = []
     if isinstance(event, Message):
         rows.append(message_row(event, sentiment, version))
-    if change.upserted is not None:
+    if upserted and change.upserted is not None:
         rows.append(session_row(event.bot_id, event.user_id, change.upserted, version))
     rows += [removed_session_row(event.bot_id, event.user_id, sid, version) for sid in change.removed]
     if isinstance(event, UserDeleted):
         rows.append({"table": "erasures", "bot_id": event.bot_id, "user_id": event.user_id,
                      "until": event.occurred_at, "version": version})
-    if users_row:
-        rows.append(user_row(snapshot(state), version))
-    return Projected(version, state), rows
+    return rows
 
 
 def event_row(event: Event, version: int, payload: str | None = None) -> Row:

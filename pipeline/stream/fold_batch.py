@@ -15,8 +15,9 @@ from datetime import timedelta
 from typing import Generic, TypeVar
 
 from pipeline.core.aggregate import snapshot
-from pipeline.core.projection import Projected, Row, Score, event_row, project, user_row
-from pipeline.core.sessionizer import to_ms
+from pipeline.core.projection import (Projected, Row, Score, derived_rows, event_row, fold_event, session_row,
+                                      user_row)
+from pipeline.core.sessionizer import Session, to_ms
 from pipeline.kafka import topics
 from pipeline.kafka.codecs import encode_state
 from pipeline.stream import id_index
@@ -71,6 +72,9 @@ class BatchFolder(Generic[Ref]):
         self._loaded: dict[bytes, Projected] = {}
         self._rows: dict[bytes, list[Row]] = {}
         self._taken: dict[bytes, list[tuple[Ref, bytes, Event]]] = {}  # user key -> (ref, value, event)
+        # user key -> session id -> (the session as last upserted, that version): one row per session and batch
+        # where a busy user's every message re-upserted its session (the newest version wins in the sink anyway)
+        self._sessions: dict[bytes, dict[str, tuple[Session, int]]] = {}
 
     def add(self, ref: Ref, value: bytes) -> None:
         try:
@@ -83,9 +87,9 @@ class BatchFolder(Generic[Ref]):
             self._current[key] = self._loaded[key] = self.load(ref, key)
         before = self._current[key]
         try:
-            folded, new_rows = project(before, event, score=self.score, grace=self.grace,
-                                       window=self.window_for(event.bot_id), users_row=False,
-                                       known=lambda event_id: self._known(key, event, ref))
+            folded, sentiment, change = fold_event(before, event, score=self.score, grace=self.grace,
+                                                   window=self.window_for(event.bot_id),
+                                                   known=lambda event_id: self._known(key, event, ref))
             if isinstance(event, GROWS_STATE) and folded is not before \
                     and len(encode_state(folded)) > self.max_state_bytes:
                 raise StateTooLarge(f"the user's state would exceed {self.max_state_bytes:,} bytes "
@@ -95,7 +99,11 @@ class BatchFolder(Generic[Ref]):
             return
         self._current[key] = folded
         if folded is not before:  # a new event: stored raw (as it came) beside its rows
-            self._rows.setdefault(key, []).extend((*new_rows, event_row(event, folded.version, value.decode())))
+            rows = self._rows.setdefault(key, [])
+            rows += derived_rows(event, sentiment, change, folded.version, upserted=False)
+            rows.append(event_row(event, folded.version, value.decode()))
+            if change.upserted is not None:
+                self._sessions.setdefault(key, {})[change.upserted.id] = (change.upserted, folded.version)
         self._taken.setdefault(key, []).append((ref, value, event))
         self._folded.add((key, event.event_id))
 
@@ -130,7 +138,9 @@ class BatchFolder(Generic[Ref]):
                 batch.index += [(last, *record) for record in
                                 id_index.records(lambda k: self.read(last, k), state.bot_id, state.user_id, at_ms)]
             batch.states[key] = (last, encoded)
-            batch.rows_of[key] = [*self._rows.get(key, []), user_row(snapshot(state), projected.version)]
+            sessions = [session_row(state.bot_id, state.user_id, session, version)
+                        for session, version in self._sessions.get(key, {}).values()]
+            batch.rows_of[key] = [*self._rows.get(key, []), *sessions, user_row(snapshot(state), projected.version)]
         return batch
 
 
