@@ -155,6 +155,15 @@ class Session:
         """Whether an interaction at ``at_ms`` belongs to this session (gap <= window)."""
         return self.start_ms - window_ms <= at_ms <= self.end_ms + window_ms
 
+    def plus(self, hit: Hit) -> Session:
+        """`Session.of(hit).merge(self)` in one step (the usual case: a hit extends the latest session)."""
+        first = min((self.start_ms, self.id), (hit.at_ms, hit.event_id))
+        micros = hit.sentiment_micros
+        return make(Session, id=first[1], start_ms=first[0], end_ms=max(self.end_ms, hit.at_ms),
+                    interactions=self.interactions + 1, messages=self.messages + (hit.kind == "message"),
+                    clicks=self.clicks + (hit.kind == "click"), sentiment_micros=self.sentiment_micros + (micros or 0),
+                    sentiment_count=self.sentiment_count + (micros is not None))
+
     def merge(self, other: Session) -> Session:
         first = min((self.start_ms, self.id), (other.start_ms, other.id))
         return make(Session, id=first[1], start_ms=first[0], end_ms=max(self.end_ms, other.end_ms),
@@ -225,7 +234,7 @@ def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionSt
         sessions = (*sessions, merged)
     elif at >= sessions[-1].start_ms - window and (len(sessions) == 1 or at > sessions[-2].end_ms + window):
         touched = (sessions[-1],)                                   # within the last session's reach only
-        merged = Session.of(hit).merge(sessions[-1])
+        merged = sessions[-1].plus(hit)
         sessions = (*sessions[:-1], merged)
     else:
         touched, kept = _touched(sessions, at, window)

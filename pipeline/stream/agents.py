@@ -16,7 +16,7 @@ from consumers.schedules import ScheduleExecutor
 from consumers.sink import KafkaSink, RetryingWriter, SinkStatus
 from pipeline.core import schedules
 from pipeline.core.progress import ProgressMonitor
-from pipeline.core.projection import Projected, coalesce
+from pipeline.core.projection import Projected
 from pipeline.core.sentiment import score
 from pipeline.kafka import codecs, compacted, group_lag, topics
 from pipeline.kafka.codecs import decode_state, encode_letter, encode_row, row_records
@@ -123,8 +123,9 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                             for r in folded.refused])
         # Rows reach Kafka before the table changes: a crash in between replays into identical rows. A user's
         # rows go to the partition of its events (the rows topic has as many), so one sink holds all of them.
-        rows = row_records((folded.states[key][0].message.partition, coalesce(rows))
-                           for key, rows in folded.rows_of.items())
+        # Not coalesced here: the folder writes a session once per batch and the sink keeps the newest version
+        # of every row of its own (larger) batch; what repeats is rare (a session both removed and upserted).
+        rows = row_records((folded.states[key][0].message.partition, rows) for key, rows in folded.rows_of.items())
         replayed = replayed_partitions(batch, getattr(app.consumer, "replay_until", {}))
         await stream_sends.send_all(send_row, [((p, p in replayed), value) for p, value in rows],
                                     status=status, on_refused=refuse_rows)

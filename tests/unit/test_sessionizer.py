@@ -215,3 +215,16 @@ def test_streamed_sessions_equal_batch_for_any_arrival_order_within_grace(items,
     assert state.count == len(batch)
     assert state.time_spent_ms == sum(s.end_ms - s.start_ms for s in batch)
     assert set(state.open) <= set(batch)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(-20, 20),
+                          st.sampled_from(["message", "click"]), st.none() | st.floats(-1, 1)),
+                min_size=2, max_size=6))
+def test_a_hit_added_to_a_session_is_the_merge_of_the_two(hits):
+    """Session.plus, the path of an in-order hit, equals merging the hit's own session in (id, times, counts)."""
+    first, *rest = [hit(i, minute, kind, sentiment if kind == "message" else None)
+                    for i, minute, kind, sentiment in hits]
+    session = Session.of(first)
+    for h in rest:
+        assert session.plus(h) == Session.of(h).merge(session)
+        session = session.plus(h)
