@@ -44,7 +44,8 @@ def row_records(rows_of: Iterable[tuple[int, list[Row]]], limit: int = MAX_RECOR
 
     A partition's rows of one batch share as few records as fit, in order, so the sink reads thousands of
     rows per record; a user's rows always go to the partition of its events, so one sink sees all of them.
-    Each row's JSON is copied into its record at once: orjson's result holds 4 KiB while it lives, and a
+    They are encoded in one call when they fit in one record (a call per row cost 0.4 µs a row more); else
+    each row's JSON is copied into its record at once: orjson's result holds 4 KiB while it lives, and a
     batch's rows kept until the end faulted in a fresh page each (2 µs a row on this machine).
     """
     grouped: dict[int, list[Row]] = {}
@@ -52,6 +53,10 @@ def row_records(rows_of: Iterable[tuple[int, list[Row]]], limit: int = MAX_RECOR
         grouped.setdefault(partition, []).extend(rows)
     records = []
     for partition, rows in grouped.items():
+        whole = encode_row(rows)   # the usual case: a partition's rows of one batch fit in one record
+        if len(whole) <= limit:
+            records.append((partition, whole))
+            continue
         chunk = bytearray(b"[")
         for row in rows:
             data = encode_row(row)
@@ -67,7 +72,7 @@ def row_records(rows_of: Iterable[tuple[int, list[Row]]], limit: int = MAX_RECOR
     return records
 
 
-def encode_row(row: Row) -> bytes:
+def encode_row(row: Row | list[Row]) -> bytes:
     return orjson.dumps(row, default=lambda v: v.isoformat())
 
 
