@@ -141,7 +141,7 @@ def _interaction(state: UserState, hit: Hit, config: SessionConfig) -> SessionCh
 def _message(state, event: Message, at, sentiment, config):
     if event.direction == "outbound":
         return NO_CHANGE  # bot replies count nowhere
-    hit = Hit.from_event(event, sentiment)
+    hit = Hit.from_event(event, sentiment, at)
     last = at if state.last_message_ms is None else max(state.last_message_ms, at)
     _set(state, messages_sent=state.messages_sent + 1, last_message_ms=last,
          sentiment_micros=state.sentiment_micros + (hit.sentiment_micros or 0),
@@ -151,7 +151,7 @@ def _message(state, event: Message, at, sentiment, config):
 
 def _click(state, event: ButtonClick, at, sentiment, config):
     _set(state, clicks=state.clicks + 1)
-    return _interaction(state, Hit.from_event(event), config)
+    return _interaction(state, Hit.from_event(event, at_ms=at), config)
 
 
 def _profile_update(state, event: ProfileUpdate, at, sentiment, config):

@@ -101,12 +101,14 @@ class Hit:
     sentiment_micros: int | None = None
 
     @classmethod
-    def from_event(cls, event: Message | ButtonClick, sentiment: float | None = None) -> Hit:
+    def from_event(cls, event: Message | ButtonClick, sentiment: float | None = None, at_ms: int | None = None) -> Hit:
+        """`at_ms`: the event's time in ms when the caller has it already."""
         if not event.is_interaction:
             raise ValueError(f"{event.kind} {event.event_id!r} is not an interaction")
         kind: Literal["message", "click"] = "message" if isinstance(event, Message) else "click"
         micros = to_micros(sentiment) if kind == "message" and sentiment is not None else None
-        return make(cls, event_id=event.event_id, at_ms=to_ms(event.occurred_at), kind=kind, sentiment_micros=micros)
+        return make(cls, event_id=event.event_id, at_ms=to_ms(event.occurred_at) if at_ms is None else at_ms,
+                    kind=kind, sentiment_micros=micros)
 
 
 @dataclass(frozen=True)
@@ -243,8 +245,9 @@ def add(state: SessionState, hit: Hit, config: SessionConfig) -> tuple[SessionSt
             merged = merged.merge(s)
         sessions = tuple(sorted([*kept, merged], key=lambda s: (s.start_ms, s.id))) if kept else (merged,)
     watermark = at if state.watermark_ms is None else max(state.watermark_ms, at)
-    removed = tuple(s.id for s in touched if s.id != merged.id)
-    return _close(evolve(state, open=sessions, watermark_ms=watermark), config), \
+    removed = tuple(s.id for s in touched if s.id != merged.id) if touched else ()
+    return _close(make(SessionState, open=sessions, closed_sessions=state.closed_sessions,
+                       closed_ms=state.closed_ms, watermark_ms=watermark), config), \
         make(SessionChange, upserted=merged, removed=removed)
 
 
