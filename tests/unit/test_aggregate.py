@@ -292,3 +292,19 @@ def test_long_last_session_keeps_the_profile_captured_at_its_start():
 
     assert r["sessions"] == 1
     assert r["last_session_profile"] == {"source": "https://a.test"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_strategy, st.integers(0, 40))
+def test_a_step_leaves_the_state_it_was_given_as_it_was(items, deleted_at):
+    """step changes a copy of its own in place (one per event): the state it was given, and every state
+    before it, stay as they were (the stream keeps the batch's first state to compare with)."""
+    events = [MAKERS[maker](f"e{n:02}", minute, variant) for n, (maker, minute, _, variant, _) in enumerate(items)]
+    events.insert(len(events) // 2, admin(UserDeleted, "gone", deleted_at))
+    state, kept = UserState(), []
+    for event in events:
+        before = json.dumps(state.to_dict(), sort_keys=True)
+        kept.append((state, before))
+        state, _ = step(state, event, sentiment=message_score(event, SCORES.get), window=WINDOW,
+                        grace=timedelta(minutes=GRACE_MIN))
+    assert all(json.dumps(s.to_dict(), sort_keys=True) == before for s, before in kept)
