@@ -125,8 +125,9 @@ def from_iso(value: Any, path: str) -> datetime:
         raise PayloadError(path, expected, value) from None
 
 
-def make(model: type, **fields: Any) -> Event:
-    """Build a canonical event; what the schema refuses becomes InvalidEvent, never ValidationError."""
+def make(model: type, **fields: Any) -> Any:
+    """Build a canonical event (or a part of one); what the schema refuses becomes InvalidEvent, never
+    ValidationError."""
     try:
         return model(**fields)
     except ValidationError as e:

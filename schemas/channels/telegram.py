@@ -80,7 +80,7 @@ def _attachments(msg: dict[str, Any], where: str) -> list[Attachment]:
         value = get(msg, field, "dict", where)
         name_field = "emoji" if field == "sticker" else "file_name"  # a sticker's name is its emoji
         name = text_of(get(value, name_field, "str", f"{where}.{field}"))
-        out.append(Attachment(type=kind, name=name[:1024] if name else None))
+        out.append(make(Attachment, type=kind, name=name[:1024] if name else None))   # a refusal is named
     return out
 
 

@@ -205,3 +205,9 @@ def test_fuzzed_updates_give_events_or_a_named_error(body):
         return
     assert all(isinstance(e, Message | ButtonClick | ProfileUpdate) for e in events)
     assert all(e.channel == "telegram" and e.bot_id == BOT and e.received_at == RECEIVED for e in events)
+
+
+def test_a_sticker_whose_emoji_is_not_unicode_is_a_named_error():
+    """Found by the fuzz test above: a lone surrogate (JSON "\\ud800") is refused as a named problem."""
+    with pytest.raises(InvalidEvent, match="attachments|name"):
+        parse(with_message(text=None, sticker={"file_id": "s", "emoji": "\ud800"}))
