@@ -1,5 +1,6 @@
 """Our topics' bytes pass through Faust untouched, and its monitor keeps only what its stall warning reads."""
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -35,3 +36,15 @@ def test_the_lean_monitor_records_the_streams_inbound_time_and_leaves_messages_a
     assert tp in monitor.stream_inbound_time and monitor.messages_received_total == 0
     with pytest.raises(AttributeError):
         Monitor().on_message_in(tp, 7, message)
+
+
+def test_a_message_decodes_into_the_apps_event_with_its_bytes_and_headers():
+    class Event(SimpleNamespace):
+        def __init__(self, app, key, value, headers, message):
+            super().__init__(app=app, key=key, value=value, headers=headers, message=message)
+
+    app = SimpleNamespace(conf=SimpleNamespace(Event=Event))
+    message = SimpleNamespace(key=NOT_UTF8, value=b"{}", headers=[("chatlens-replayed", b"1")])
+    event = asyncio.run(RawBytes().compile(app)(message))
+    assert (event.app, event.key, event.value, event.headers, event.message) == \
+        (app, NOT_UTF8, b"{}", [("chatlens-replayed", b"1")], message)
