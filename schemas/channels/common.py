@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import Event, invalid
+from schemas.events import invalid
 
 
 class PayloadError(ValueError):
