@@ -173,17 +173,18 @@ def event_survives_erasure(event: Event, erased_until: datetime | None) -> bool:
 
 
 def erasures(rows: Iterable[Row], known: Erasures | None = None) -> Erasures:
-    """`known` deletion times brought up to date with the erasure rows of a batch (the latest wins)."""
+    """`known` deletion times brought up to date with the erasure rows of a batch (the latest wins), in place:
+    a sink keeps every deletion, and a copy per batch would cost more the more users were ever deleted."""
     return _latest(known, ((r["bot_id"], r["user_id"], r["until"]) for r in rows if r["table"] == "erasures"))
 
 
 def event_erasures(events: Iterable[Event], known: Erasures | None = None) -> Erasures:
-    """The same from raw events: `known` brought up to date with the batch's user_deleted events."""
+    """The same from raw events: `known` brought up to date (in place) with the batch's user_deleted events."""
     return _latest(known, ((e.bot_id, e.user_id, e.occurred_at) for e in events if isinstance(e, UserDeleted)))
 
 
 def _latest(known: Erasures | None, deleted: Iterable[tuple[str, str, datetime]]) -> Erasures:
-    latest = dict(known or {})
+    latest = {} if known is None else known
     for bot_id, user_id, at in deleted:
         latest[(bot_id, user_id)] = max(latest.get((bot_id, user_id), at), at)
     return latest

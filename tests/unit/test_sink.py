@@ -2,7 +2,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from consumers.sink import RetryingWriter, SinkStatus
-from pipeline.core.projection import survives_erasure
+from pipeline.core.projection import erasures, survives_erasure
 from pipeline.kafka.codecs import decode_rows
 
 
@@ -52,3 +52,17 @@ def test_decoded_rows_keep_their_times_as_text_but_an_erasures_until():
                                  b' {"table": "erasures", "until": "2026-03-01T10:20:00+00:00"}]')
     assert row["occurred_at"] == "2026-03-01T10:20:00+00:00"
     assert erasure["until"] == datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+
+
+def test_a_batchs_deletions_are_added_to_those_the_sink_knows_without_copying_them():
+    """The sink keeps every deletion: a copy of them per batch would cost more the more users were deleted."""
+    old, new = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    known = {("b", f"web:u{i}"): old for i in range(3)}
+    rows = [{"table": "erasures", "bot_id": "b", "user_id": "web:u1", "until": new},
+            {"table": "erasures", "bot_id": "b", "user_id": "web:u2", "until": datetime(2026, 2, 1, tzinfo=UTC)},
+            {"table": "erasures", "bot_id": "b", "user_id": "web:u9", "until": new},
+            {"table": "messages", "bot_id": "b", "user_id": "web:u0", "occurred_at": "2026-03-03T00:00:00+00:00"}]
+    assert erasures(rows, known) is known
+    assert known == {("b", "web:u0"): old, ("b", "web:u1"): new, ("b", "web:u2"): old, ("b", "web:u9"): new}
+    assert erasures(rows) == {("b", "web:u1"): new, ("b", "web:u2"): datetime(2026, 2, 1, tzinfo=UTC),
+                              ("b", "web:u9"): new}
