@@ -2,6 +2,8 @@
 
 One broker and one `chatlens worker` (embedded chDB) on this machine. From one run:
 - end to end through the bulk events API (NDJSON, 1,000 events a request) until ClickHouse holds every row;
+  served by the worker itself, and by one `chatlens ingest` process beside it (the documented way to take the
+  API and the webhooks off the worker, whose one thread of Python the stream then has to itself);
 - the same traffic size produced straight to the events topic;
 - the ratio to a plain loop that decodes the same events and scores their inbound texts with
   pipeline.core.sentiment.score (the work the pipeline exists for);
@@ -37,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.bench_sentiment import uncached
+from bench.ingest_bench import ingest_processes
 from bench.pipeline_bench import machine, report
 from bench.traffic import START, Traffic, ndjson, traffic
 from pipeline.core.sentiment import score
@@ -47,7 +50,7 @@ from tests.support.ports import free_port, free_port_pair
 from tests.support.worker import WorkerProcess
 
 API_KEY = "bench-api-key-0123456789"
-BOTS = ("api", "kafka", "history", "fresh")
+BOTS = ("api", "kafka", "history", "fresh", "ingest")
 CHANGELOG = "chatlens-user-projection-changelog"  # the users' state table (app id "chatlens")
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 MARKER_POLL_SECONDS = 0.2  # each ask is an SQL query the worker serves: asked every 50 ms, they took 6 % of it
@@ -116,6 +119,16 @@ def markers(bot: str, run: str, partitions: int = 4) -> list[dict]:
     at = (START + timedelta(days=200)).isoformat()  # after every run's events (the last begin on day 122 + 60)
     return [{"event_id": f"{user}-mark", "bot_id": bot, "user_id": user, "kind": "profile_update", "channel": "web",
              "occurred_at": at, "profile": {"name": "marker"}} for user in chosen.values()]
+
+
+def through_ingest(broker: LocalBroker, worker: WorkerProcess, tmp: Path, bot: str, run_: Traffic) -> float:
+    """Seconds until ClickHouse holds `run_` posted to a `chatlens ingest` process (started, then stopped)."""
+    ingest, marks = ingest_processes(broker, tmp, free_port(), 1), markers(bot, "ingest")
+    try:
+        return timed(lambda: (asyncio.run(post_all(ingest.url, bot, run_.events)),
+                              asyncio.run(post_all(ingest.url, bot, marks)), wait_markers(worker, bot, marks)))
+    finally:
+        ingest.stop()
 
 
 def wait_markers(worker: WorkerProcess, bot: str, marks: list[dict]) -> None:
@@ -252,6 +265,7 @@ def stages(raw: Path) -> list[tuple[str, float]]:
 
 def run(events: int, users: int, busiest: int, history: int) -> dict:
     api = traffic("api", users, events, seed=1, busiest=busiest)
+    via_ingest = traffic("ingest", users, events, seed=10, busiest=busiest)
     kafka = traffic("kafka", users, events, seed=2, busiest=busiest)
     stored = traffic("history", users, events * history, seed=3, busiest=busiest * history)
     later = {bot: [traffic(bot, users, events, seed=seed + n, busiest=busiest, start=START + timedelta(days=61 * (n + 1)),
@@ -267,6 +281,8 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
                                    asyncio.run(post_all(worker.url, "api", markers("api", "api"))),
                                    wait_markers(worker, "api", markers("api", "api"))))
             wait(worker, "api", api)
+            ingest_s = through_ingest(broker, worker, Path(tmp), "ingest", via_ingest)
+            wait(worker, "ingest", via_ingest)
             raw = Path(tmp) / "profile.txt"
             spy = subprocess.Popen([PY_SPY, "record", "-p", str(worker.proc.pid), "-f", "raw", "-o", str(raw),
                                     "-r", "50", "--nonblocking", "-d", "3600"], stdout=subprocess.DEVNULL,
@@ -305,7 +321,8 @@ def run(events: int, users: int, busiest: int, history: int) -> dict:
     plain = plain_loop(kafka.events)
     plain_uncached = plain_loop(kafka.events, uncached)
     return {"events": len(api.events), "users": users, "busiest": busiest, "history": len(stored.events),
-            "api": len(api.events) / api_s, "kafka": len(kafka.events) / kafka_s,
+            "api": len(api.events) / api_s, "ingest": len(via_ingest.events) / ingest_s,
+            "kafka": len(kafka.events) / kafka_s,
             "after_history": {bot: sum(len(r.events) for r in runs) / seconds[bot] for bot, runs in later.items()},
             "writes": {bot: writes[bot] / sum(len(r.events) for r in runs) for bot, runs in later.items()},
             "cpu_us": cpu.per_event_us(),
@@ -328,6 +345,7 @@ def main() -> None:
              f"{r['busiest']:,}); VADER's 4,200 evaluation tweets and short chat replies; 55 % inbound messages, "
              "25 % bot replies, clicks, profile updates, tags and attributes; pauses of seconds to days",
              f"- end to end through the bulk events API until ClickHouse holds every row: **{r['api']:,.0f} events/s**",
+             f"- the same API served by one `chatlens ingest` process beside the worker: **{r['ingest']:,.0f} events/s**",
              f"- the same, produced straight to Kafka: **{r['kafka']:,.0f} events/s**",
              f"- plain loop (decode + score inbound texts) on the same events: {r['plain']:,.0f} events/s; "
              f"**ratio {r['kafka'] / r['plain']:.3f}** (Kafka) / {r['api'] / r['plain']:.3f} (API); "
