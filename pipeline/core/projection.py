@@ -46,6 +46,8 @@ def project(current: Projected, event: Event, *, score: Score, window: timedelta
     if projected is current:
         return current, []
     rows = derived_rows(event, sentiment, change, projected.version)
+    if change.upserted is not None:
+        rows.append(session_row(event.bot_id, event.user_id, change.upserted, projected.version))
     if users_row:
         rows.append(user_row(snapshot(projected.state), projected.version))
     return projected, rows
@@ -61,15 +63,12 @@ def fold_event(current: Projected, event: Event, *, score: Score, window: timede
     return Projected(current.version + 1, state), sentiment, change
 
 
-def derived_rows(event: Event, sentiment: float | None, change: SessionChange, version: int, *,
-                 upserted: bool = True) -> list[Row]:
-    """The rows a newly folded event leads to (its raw event row aside). `upserted=False`: without the
-    upserted session's row, for a caller that writes each session's newest row once per batch."""
+def derived_rows(event: Event, sentiment: float | None, change: SessionChange, version: int) -> list[Row]:
+    """The rows a newly folded event leads to but its raw event's and the upserted session's (the stream's
+    batch writes each session's newest row once; `project` adds it per event)."""
     rows: list[Row] = []
     if isinstance(event, Message):
         rows.append(message_row(event, sentiment, version))
-    if upserted and change.upserted is not None:
-        rows.append(session_row(event.bot_id, event.user_id, change.upserted, version))
     rows += [removed_session_row(event.bot_id, event.user_id, sid, version) for sid in change.removed]
     if isinstance(event, UserDeleted):
         rows.append({"table": "erasures", "bot_id": event.bot_id, "user_id": event.user_id,

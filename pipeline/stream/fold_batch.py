@@ -100,7 +100,7 @@ class BatchFolder(Generic[Ref]):
         self._current[key] = folded
         if folded is not before:  # a new event: stored raw (as it came) beside its rows
             rows = self._rows.setdefault(key, [])
-            rows += derived_rows(event, sentiment, change, folded.version, upserted=False)
+            rows += derived_rows(event, sentiment, change, folded.version)
             rows.append(event_row(event, folded.version, value.decode()))
             if change.upserted is not None:
                 self._sessions.setdefault(key, {})[change.upserted.id] = (change.upserted, folded.version)
