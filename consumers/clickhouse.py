@@ -19,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 from queries import events as sql
 from queries import projections
 from pipeline.core.projection import REPLAYED, Erasures, erasures, event_erasures, event_survives_erasure, survives_erasure
+from pipeline.kafka.codecs import RowsRecord, rows_and_records
 from queries.migrate import migrate
 from schemas.events import Event, parse_event, to_json
 
@@ -108,22 +109,28 @@ INSERTS = {"events": sql.EVENT_COLUMNS, **projections.COLUMNS}  # the raw events
 JSON_ROWS = {"input_format_skip_unknown_fields": 1, "date_time_input_format": "best_effort"}
 
 
-def insert_rows(client: Client, rows: Iterable[dict], suffix: str = "") -> dict[str, list[dict]]:
-    """One insert per table (into `<table><suffix>`), raw events first; returns the rows by table (erasure
-    rows are not inserted: the caller applies them)."""
+def insert_rows(client: Client, rows: Iterable[dict], suffix: str = "",
+                records: Iterable[RowsRecord] = ()) -> dict[str, list[dict]]:
+    """One insert per table (into `<table><suffix>`), raw events first, of the rows and of the records' rows as
+    they came; returns the rows by table (erasure rows are not inserted: the caller applies them)."""
     by_table: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_table[row["table"]].append(row)
+    arrays: dict[str, list[bytes]] = defaultdict(list)
+    for record in records:
+        arrays[record.table].append(record.value)
     for table, columns in INSERTS.items():
         if chosen := by_table.get(table):
-            client.raw_insert(table + suffix, list(columns), orjson.dumps(chosen), settings=JSON_ROWS,
+            arrays[table].append(orjson.dumps(chosen))
+        if parts := [array[1:-1] for array in arrays.get(table, ()) if len(array) > 2]:  # JSON arrays joined
+            client.raw_insert(table + suffix, list(columns), b"[" + b",".join(parts) + b"]", settings=JSON_ROWS,
                               fmt="JSONEachRow")
     return by_table
 
 
 class ProjectionStore(Protocol):
-    def write(self, rows: list[dict]) -> int:
-        """Upsert coalesced rows (newest version per key wins); then apply erasures."""
+    def write(self, items: Iterable[dict | RowsRecord]) -> int:
+        """Upsert rows, and records' rows as they came (newest version per key wins); then apply erasures."""
 
     def reload(self) -> None:
         """Read again what the store keeps in memory (the sink was given partitions)."""
@@ -144,20 +151,34 @@ class ClickHouseProjectionStore:
         self.erased = {(bot, user): (at if at.tzinfo else at.replace(tzinfo=UTC))
                        for bot, user, at in self.client.query(sql.ALL_DELETIONS).result_rows}
 
-    def write(self, rows: list[dict]) -> int:
+    def write(self, items: Iterable[dict | RowsRecord]) -> int:
         if self.erased is None:
             self.reload()
-        self.erased = erasures(rows, self.erased)
+        rows, records = self._looked_into(items)
         erased = self.erased
         kept = self._unstored([r for r in rows if (until := erased.get((r["bot_id"], r["user_id"]))) is None
                                or survives_erasure(r, until)])
-        by_table = insert_rows(self.client, kept)
+        by_table = insert_rows(self.client, kept, records=records)
         for erasure in by_table.get("erasures", []):
             params = {k: erasure[k] for k in ("bot_id", "user_id", "until")}
             self.client.command(projections.ERASE_SESSIONS, parameters=params)
             self.client.command(projections.ERASE_MESSAGES, parameters=params)
             self.client.command(sql.ERASE_EVENTS, parameters=params)
-        return len(kept)
+        return len(kept) + sum(record.count for record in records)
+
+    def _looked_into(self, items: Iterable[dict | RowsRecord]) -> tuple[list[dict], list[RowsRecord]]:
+        """The rows the erasure rule must look at (their erasures now known), and the records it need not: those
+        that hold no erasure and no row of a deleted user, written as they came."""
+        rows, records = rows_and_records(items)
+        rows += [row for record in records if record.table == "erasures" for row in record.rows()]
+        self.erased = erasures(rows, self.erased)
+        untouched = []
+        for record in records:
+            if record.table != "erasures" and not (self.erased and record.holds_any(self.erased)):
+                untouched.append(record)
+            elif record.table != "erasures":
+                rows += record.rows()
+        return rows, untouched
 
     def _unstored(self, rows: list[dict]) -> list[dict]:
         replayed: dict[str, list[dict]] = defaultdict(list)

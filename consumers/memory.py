@@ -6,6 +6,7 @@ from typing import Iterable
 
 from pipeline.core.projection import (Erasures, erasures, event_erasures, event_survives_erasure, row_key,
                                       survives_erasure)
+from pipeline.kafka.codecs import RowsRecord, unpacked
 from schemas.events import Event
 
 
@@ -42,7 +43,8 @@ class MemoryProjectionStore:
         self.rows: dict[tuple, dict] = {}
         self.erased: Erasures = {}
 
-    def write(self, rows: list[dict]) -> int:
+    def write(self, items: Iterable[dict | RowsRecord]) -> int:
+        rows = [row for item in items for row in unpacked(item)]
         self.erased = erasures(rows, self.erased)
         for row in rows:
             if row["table"] == "erasures" or not survives_erasure(row, self._until(row)):

@@ -18,7 +18,7 @@ from aiokafka.errors import CommitFailedError
 
 from pipeline.core.projection import REPLAYED, coalesce
 from pipeline.kafka import topics
-from pipeline.kafka.codecs import decode_rows
+from pipeline.kafka.codecs import RowsRecord, decode_rows, rows_and_records
 from schemas.events import utc_now
 from schemas.limits import MAX_RECORD_BYTES
 
@@ -40,7 +40,8 @@ class SinkStatus:
 
 class RetryingWriter(Generic[T]):
     """Writes a batch, retrying with capped back-off; a batch that keeps failing while the store answers
-    is halved until the item that fails alone is found, and that item goes to `on_poison`.
+    is halved until the item that fails alone is found, and that item goes to `on_poison`. An item that
+    `split` opens into several (a rows record into its rows) is isolated among those instead.
 
     Without a `probe` (or while the probe fails too: an outage, not a poison) it retries for ever.
     """
@@ -48,8 +49,9 @@ class RetryingWriter(Generic[T]):
     def __init__(self, write: Callable[[Sequence[T]], int], *, status: SinkStatus | None = None,
                  first_delay: float = 0.2, max_delay: float = 10.0, attempts: int = 4,
                  probe: Callable[[], object] | None = None,
-                 on_poison: Callable[[T, str], Awaitable[None]] | None = None):
-        self._write = write
+                 on_poison: Callable[[T, str], Awaitable[None]] | None = None,
+                 split: Callable[[T], Sequence[T]] = lambda item: [item]):
+        self._write, self.split = write, split
         self.status = status or SinkStatus()
         self.first_delay = first_delay
         self.max_delay = max_delay
@@ -91,6 +93,8 @@ class RetryingWriter(Generic[T]):
             return False
 
     async def _isolate(self, batch: Sequence[T], error: str) -> int:
+        if len(batch) == 1 and len(parts := self.split(batch[0])) > 1:
+            return await self.write(parts)
         if len(batch) == 1:
             log.error("sink: an item fails alone while the store answers; dead-lettered: %s", error)
             while True:
@@ -134,8 +138,8 @@ class KafkaSink:
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=MAX_RECORD_BYTES * 2, session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 10))
-        # (partition, offset, its rows, the record's bytes), as fetched
-        pending: list[tuple[TopicPartition, int, list, int]] = []
+        # (partition, offset, its rows or the record itself, their count, the record's bytes), as fetched
+        pending: list[tuple[TopicPartition, int, list, int, int]] = []
         held = [0, 0]  # the rows pending and their records' bytes
         lock = asyncio.Lock()  # one write at a time: the loop's, or a revocation's
         replay_until: dict[TopicPartition, int] = {}  # below these offsets a record may have been written before
@@ -146,11 +150,12 @@ class KafkaSink:
                 batch = pending[:]
                 if not batch:
                     return
-                await self.rows.write(coalesce(row for _, _, rows, _ in batch for row in rows))
+                rows, records = rows_and_records(item for _, _, items, _, _ in batch for item in items)
+                await self.rows.write([*coalesce(rows), *records])
                 del pending[:len(batch)]
-                held[:] = [sum(len(rows) for _, _, rows, _ in pending), sum(size for *_, size in pending)]
+                held[:] = [sum(count for *_, count, _ in pending), sum(size for *_, size in pending)]
                 offsets: dict[TopicPartition, int] = {}
-                for tp, offset, _, _ in batch:
+                for tp, offset, *_ in batch:
                     offsets[tp] = max(offsets.get(tp, 0), offset + 1)
                 try:
                     await consumer.commit(offsets)
@@ -173,9 +178,9 @@ class KafkaSink:
                 fetched = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=64)
                 for tp, records in fetched.items():
                     for record in records:  # a full batch is written at once: at most one record past its size
-                        rows = _rows_of(record, replay_until.get(tp, 0))
-                        pending.append((tp, record.offset, rows, len(record.value)))
-                        held[0] += len(rows)
+                        items, count = _items_of(record, replay_until.get(tp, 0))
+                        pending.append((tp, record.offset, items, count, len(record.value)))
+                        held[0] += count
                         held[1] += len(record.value)
                         if held[0] >= self.batch_rows or held[1] >= self.batch_bytes:
                             await flush()
@@ -191,15 +196,21 @@ class KafkaSink:
             await consumer.stop()
 
 
-def _rows_of(record, replay_until: int) -> list:
-    """A record's rows; its raw events marked `replayed` when they may be stored already: the record is in
-    the part a previous owner may have written, or the stream made it while replaying its own events."""
+def _items_of(record, replay_until: int) -> tuple[list, int]:
+    """A record's items and how many rows they hold: the record itself (a RowsRecord, written as it came) when
+    nothing in it may be stored already and it holds no erasure (those change what the sink keeps); else its rows,
+    its raw events marked `replayed` when the record is in the part a previous owner may have written, or the
+    stream made it while replaying its own events."""
+    replayed = record.offset < replay_until or any(name == topics.REPLAYED_HEADER for name, _ in record.headers or ())
+    whole = RowsRecord.of(record.value, record.headers or ())
+    if whole is not None and not replayed and whole.table != "erasures":
+        return [whole], whole.count
     rows = decode_rows(record.value)
-    if record.offset < replay_until or any(name == topics.REPLAYED_HEADER for name, _ in record.headers or ()):
+    if replayed:
         for row in rows:
             if row["table"] == "events":
                 row[REPLAYED] = True
-    return rows
+    return rows, len(rows)
 
 
 class _Rebalance(ConsumerRebalanceListener):

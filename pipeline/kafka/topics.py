@@ -16,6 +16,8 @@ SCHEDULE_RUNS = "chatlens-schedule-runs"  # run requests from the leader and run
 # a rows record made while its events partition was replayed (offsets below the end at assignment): its raw
 # events may have been sent before, by a worker whose state never saved them
 REPLAYED_HEADER = "chatlens-replayed"
+# a rows record holds the rows of one table: which, how many, and whose (so the sink can write it as it came)
+ROWS_TABLE_HEADER, ROWS_COUNT_HEADER, ROWS_USERS_HEADER = "chatlens-table", "chatlens-rows", "chatlens-users"
 ALL = (EVENTS, DEAD_LETTERS, ROWS, BOT_SETTINGS, SEGMENTS, SCHEDULES, SCHEDULE_RUNS)
 COMPACTED = {BOT_SETTINGS, SEGMENTS, SCHEDULES}  # the latest value per key is the state
 

@@ -19,7 +19,7 @@ from pipeline.core.progress import ProgressMonitor
 from pipeline.core.projection import Projected
 from pipeline.core.sentiment import score
 from pipeline.kafka import codecs, compacted, group_lag, topics
-from pipeline.kafka.codecs import decode_state, encode_letter, encode_row, row_records
+from pipeline.kafka.codecs import decode_state, encode_letter, encode_row, row_records, unpacked
 from pipeline.kafka.publisher import Publisher, PublishUnavailable, dead_letter
 from pipeline.services import Services
 from pipeline.stream import sends as stream_sends
@@ -87,10 +87,9 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
     async def send_letter(key: bytes | None, value: bytes):
         return await dead_letters.send(key=key, value=value)
 
-    async def send_row(where: tuple[int, bool], value: bytes):
-        partition, replayed = where
-        return await rows_topic.send(value=value, partition=partition,
-                                     headers=[(topics.REPLAYED_HEADER, b"1")] if replayed else None)
+    async def send_row(where: tuple[int, list[tuple[str, bytes]]], value: bytes):
+        partition, headers = where
+        return await rows_topic.send(value=value, partition=partition, headers=headers)
 
     async def keep_refused(records: list[tuple[bytes | None, bytes]]) -> None:
         await stream_sends.send_all(send_letter, records, status=status, on_refused=_lost_letter)
@@ -123,12 +122,13 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
                             for r in folded.refused])
         # Rows reach Kafka before the table changes: a crash in between replays into identical rows. A user's
         # rows go to the partition of its events (the rows topic has as many), so one sink holds all of them.
-        # Not coalesced here: the folder writes a session once per batch and the sink keeps the newest version
-        # of every row of its own (larger) batch; what repeats is rare (a session both removed and upserted).
+        # Not coalesced here: the folder writes each session and user once per batch, and the sink writes a record
+        # as it came (ReplacingMergeTree keeps each key's newest version; readers pick it).
         rows = row_records((folded.states[key][0].message.partition, rows) for key, rows in folded.rows_of.items())
         replayed = replayed_partitions(batch, getattr(app.consumer, "replay_until", {}))
-        await stream_sends.send_all(send_row, [((p, p in replayed), value) for p, value in rows],
-                                    status=status, on_refused=refuse_rows)
+        await stream_sends.send_all(
+            send_row, [((p, r.headers() + ([(topics.REPLAYED_HEADER, b"1")] if p in replayed else [])), r.value)
+                       for p, r in rows], status=status, on_refused=refuse_rows)
         # The ids before the states: a state that forgets an id is never on the changelog without it.
         for message, key, value in folded.index:
             on_partition_of(message)  # the table's partition is the user's events' partition
@@ -193,7 +193,7 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
             batch_seconds=settings.sink_batch_seconds, batch_bytes=settings.sink_batch_mib * 2**20,
             session_timeout_seconds=settings.session_timeout_seconds,
             rows=RetryingWriter(projections.write, status=services.sinks.setdefault("rows", SinkStatus()),
-                                probe=probe, on_poison=poisoned_row),
+                                probe=probe, on_poison=poisoned_row, split=unpacked),
             on_assigned=lambda: asyncio.to_thread(projections.reload))
 
         @app.task

@@ -13,9 +13,8 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.clickhouse import ClickHouseProjectionStore
 from consumers.sink import KafkaSink, RetryingWriter
-from pipeline.core.projection import coalesce
 from pipeline.kafka import topics
-from pipeline.kafka.codecs import row_records
+from pipeline.kafka.codecs import RowsRecord, unpacked
 from pipeline.stream.agents import replayed_partitions
 from queries import events as sql
 from tests.integration.test_kafka_broker import _create_topic
@@ -40,8 +39,9 @@ class LookupsSeen:
         return getattr(self.client, name)
 
 
-def records_of(rows: list[dict]) -> list[bytes]:
-    return [value for _, value in row_records([(0, coalesce(rows))])]
+def records_of(records: list[RowsRecord]) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """As the stream sends them: (value, headers)."""
+    return [(record.value, record.headers()) for record in records]
 
 
 async def until(condition, timeout: float = 30.0) -> None:
@@ -56,7 +56,7 @@ def test_a_sink_taking_over_and_a_replaying_stream_store_each_raw_event_once(kaf
     client = LookupsSeen(clickhouse)
     store = ClickHouseProjectionStore(client)
     written = stream.batch([event("a", 0), event("b", 1)])
-    store.write(coalesce(written))   # a sink wrote these, then died before committing their offsets
+    store.write(written)   # a sink wrote these, then died before committing their offsets
     client.looked_up.clear()
 
     def raw() -> list[str]:
@@ -69,16 +69,17 @@ def test_a_sink_taking_over_and_a_replaying_stream_store_each_raw_event_once(kaf
                          batch_rows=1000, batch_seconds=0.2, batch_bytes=2**20, session_timeout_seconds=6,
                          topic=topic)
         try:
-            for value in records_of(written):
-                await producer.send_and_wait(topic, value=value, partition=0)
+            for value, headers in records_of(written):
+                await producer.send_and_wait(topic, value=value, partition=0, headers=headers)
             running = asyncio.create_task(sink.run())
             await until(lambda: sorted(client.looked_up) == ["a", "b"])   # its part of the log: looked up
             client.looked_up.clear()
             # the stream replayed its events after a crash and sent their raw events again, flagged; then a new one
-            for value in records_of(written):
-                await producer.send_and_wait(topic, value=value, partition=0, headers=[(topics.REPLAYED_HEADER, b"1")])
-            for value in records_of(stream.batch([event("c", 2)])):
-                await producer.send_and_wait(topic, value=value, partition=0)
+            for value, headers in records_of(written):
+                await producer.send_and_wait(topic, value=value, partition=0,
+                                             headers=[*headers, (topics.REPLAYED_HEADER, b"1")])
+            for value, headers in records_of(stream.batch([event("c", 2)])):
+                await producer.send_and_wait(topic, value=value, partition=0, headers=headers)
             await until(lambda: raw() == ["a", "b", "c"])
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
@@ -97,29 +98,30 @@ def test_a_stream_batch_is_replayed_where_an_event_lies_below_its_partitions_rep
 
 
 def test_a_sink_writes_as_soon_as_its_records_reach_the_byte_budget(kafka_broker, clickhouse):
-    """Records of about 25 KB under a 60,000-byte budget, with row and time limits that never bind: every
-    write holds three records, the one that reached the budget included."""
+    """Raw-event records of about 12 KB under a 30,000-byte budget, with row and time limits that never bind:
+    every write holds three records, the one that reached the budget included."""
     topic, stream = _create_topic(kafka_broker.bootstrap, 1), Stream()
     store = ClickHouseProjectionStore(clickhouse)
     writes: list[int] = []
 
-    def write(rows: list[dict]) -> int:
-        writes.append(sum(row["table"] == "events" for row in rows))
-        return store.write(rows)
+    def write(items: list) -> int:
+        writes.append(sum(row["table"] == "events" for item in items for row in unpacked(item)))
+        return store.write(items)
 
-    records = [value for n in range(9)
-               for value in records_of(stream.batch([event(f"e{n}", n, text=f"{n} " + "big " * 3_000)]))]
-    assert len(records) == 9 and all(20_000 < len(value) < 30_000 for value in records)
+    records = [(value, headers) for n in range(9)
+               for value, headers in records_of(stream.batch([event(f"e{n}", n, text=f"{n} " + "big " * 3_000)]))
+               if dict(headers)[topics.ROWS_TABLE_HEADER] == b"events"]
+    assert len(records) == 9 and all(10_000 < len(value) < 15_000 for value, _ in records)
 
     async def scenario() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
         await producer.start()
         sink = KafkaSink(kafka_broker.bootstrap, f"sink-{uuid.uuid4().hex[:8]}", rows=RetryingWriter(write),
-                         batch_rows=100_000, batch_seconds=600, batch_bytes=60_000, session_timeout_seconds=6,
+                         batch_rows=100_000, batch_seconds=600, batch_bytes=30_000, session_timeout_seconds=6,
                          topic=topic)
         try:
-            for value in records:
-                await producer.send(topic, value=value, partition=0)
+            for value, headers in records:
+                await producer.send(topic, value=value, partition=0, headers=headers)
             await producer.flush()
             running = asyncio.create_task(sink.run())
             await until(lambda: sum(writes) == 9)

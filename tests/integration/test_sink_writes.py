@@ -5,15 +5,16 @@ not even after the sink starts again."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from consumers.clickhouse import ClickHouseProjectionStore
+from consumers.clickhouse import ClickHouseProjectionStore, connect
 from consumers.memory import MemoryProjectionStore
 from pipeline.core.projection import Projected, coalesce
 from pipeline.core.sentiment import score
-from pipeline.kafka.codecs import decode_rows, decode_state, row_records
+from pipeline.kafka.codecs import RowsRecord, decode_state, row_records
 from pipeline.stream.fold_batch import fold_batch
 
 pytestmark = pytest.mark.integration
@@ -35,14 +36,17 @@ class Stream:
     def __init__(self) -> None:
         self.table: dict[bytes, bytes] = {}
 
-    def batch(self, values: list[bytes]) -> list[dict]:
+    def batch(self, values: list[bytes]) -> list[RowsRecord]:
         folded = fold_batch([(None, v) for v in values], lambda _, key: decode_state(self.table.get(key)),
                             score=score, window_for=lambda _: timedelta(minutes=10), grace=timedelta(hours=24),
                             read=lambda _, key: self.table.get(key))
         self.table.update({key: value for _, key, value in folded.index})
         self.table.update({key: state for key, (_, state) in folded.states.items()})
-        records = row_records((0, coalesce(rows)) for rows in folded.rows_of.values())
-        return [row for _, value in records for row in decode_rows(value)]
+        return [record for _, record in row_records((0, rows) for rows in folded.rows_of.values())]
+
+
+def rows(records: list[RowsRecord]) -> list[dict]:
+    return [row for record in records for row in record.rows()]
 
 
 @pytest.fixture(params=["memory", "clickhouse"])
@@ -50,6 +54,12 @@ def store(request):
     if request.param == "memory":
         return MemoryProjectionStore()
     return ClickHouseProjectionStore(request.getfixturevalue("clickhouse"))
+
+
+@pytest.fixture(params=["decoded", "as they came"])
+def written(request):
+    """What the sink hands the store: a record's rows decoded (and coalesced), or the records themselves."""
+    return (lambda records: coalesce(rows(records))) if request.param == "decoded" else list
 
 
 def stored(store, table: str) -> list[str]:
@@ -63,45 +73,65 @@ def stored(store, table: str) -> list[str]:
     return [r[0] for r in store.client.query(query, parameters={"b": BOT}).result_rows]
 
 
-def test_raw_events_are_stored_from_the_streams_rows_once_each(store):
+def test_raw_events_are_stored_from_the_streams_rows_once_each(store, written):
     stream = Stream()
     first = stream.batch([event("a", 0), event("b", 1), event("a", 0)])
     again = stream.batch([event("b", 1), event("c", 2)])
-    store.write(coalesce(first))
-    store.write(coalesce(again))
-    store.write(coalesce(first))   # the sink's batch written again after a crash before its commit
+    store.write(written(first))
+    store.write(written(again))
+    store.write(written(first))   # the sink's batch written again after a crash before its commit
     assert stored(store, "events") == ["a", "b", "c"]
-    assert [r["event_id"] for r in first + again if r["table"] == "events"] == ["a", "b", "c"]
+    assert [r["event_id"] for r in rows(first + again) if r["table"] == "events"] == ["a", "b", "c"]
 
 
-def test_a_replay_after_a_deletion_revives_nothing_even_after_the_sink_starts_again(store, request):
+def test_a_replay_after_a_deletion_revives_nothing_even_after_the_sink_starts_again(store, written):
     stream = Stream()
     before = stream.batch([event("m1", 0), event("m2", 5)])
     deletion = stream.batch([event("gone", 20, kind="user_deleted")])
     after = stream.batch([event("m3", 40)])
-    store.write(coalesce(before))
-    store.write(coalesce(deletion))
+    store.write(written(before))
+    store.write(written(deletion))
     assert stored(store, "messages") == [] and stored(store, "events") == ["gone"]
 
     if isinstance(store, ClickHouseProjectionStore):   # a new sink process: its memory is read from the store
         store = ClickHouseProjectionStore(store.client)
-    store.write(coalesce(before))    # the stream replayed from an older offset: the same rows again
-    store.write(coalesce(after))
+    store.write(written(before))    # the stream replayed from an older offset: the same rows again
+    store.write(written(after))
     assert stored(store, "messages") == ["m3"]
     assert stored(store, "events") == ["gone", "m3"]
     assert stored(store, "sessions") == ["m3"]
 
 
-def test_the_stores_memory_of_deletions_is_read_again_when_it_is_given_partitions(clickhouse):
+def test_the_stores_memory_of_deletions_is_read_again_when_it_is_given_partitions(clickhouse, written):
     stream = Stream()
     before = stream.batch([event("m1", 0)])
     deletion = stream.batch([event("gone", 20, kind="user_deleted")])
     ours, theirs = ClickHouseProjectionStore(clickhouse), ClickHouseProjectionStore(clickhouse)
-    ours.write(coalesce(before))          # this sink knows of no deletion yet
-    theirs.write(coalesce(deletion))      # another sink (a ClickHouse server shared by two) erases the user
-    ours.reload()                         # the partition moved to this sink
-    ours.write(coalesce(before))
+    ours.write(written(before))          # this sink knows of no deletion yet
+    theirs.write(written(deletion))      # another sink (a ClickHouse server shared by two) erases the user
+    ours.reload()                        # the partition moved to this sink
+    ours.write(written(before))
     assert stored(ours, "messages") == [] and stored(ours, "events") == ["gone"]
+
+
+def test_records_written_as_they_came_read_back_as_their_rows_decoded_and_coalesced(chdb_dsn):
+    """Three stream batches in one sink batch: users and sessions written per stream batch, a session merged by
+    a late message (its removal and the merged one's upsert), two users."""
+    stream = Stream()
+    bob = {"user_id": "web:bob"}
+    batches = [stream.batch([event("a1", 0), event("a2", 5), event("b1", 1, **bob)]),
+               stream.batch([event("a3", 25), event("b2", 3, **bob)]),
+               stream.batch([event("a4", 15), event("b3", 40, **bob)])]
+    records = [record for batch in batches for record in batch]
+    assert any(row["is_deleted"] for row in rows(records) if row["table"] == "sessions")   # the merge happened
+    whole, decoded = (ClickHouseProjectionStore(connect(chdb_dsn, database=f"t_{uuid.uuid4().hex[:12]}"))
+                      for _ in range(2))
+    assert whole.write(records) == len(rows(records))
+    decoded.write(coalesce(rows(records)))
+    for table in ("users", "sessions", "messages"):   # but when each was stored
+        assert ([{**row, "updated_at": None} for row in whole.current(table, BOT)]
+                == [{**row, "updated_at": None} for row in decoded.current(table, BOT)] != [])
+    assert stored(whole, "events") == stored(decoded, "events") == ["a1", "a2", "a3", "a4", "b1", "b2", "b3"]
 
 
 def test_a_state_written_as_orjson_reads_back_as_the_json_written_before():

@@ -62,13 +62,25 @@ def test_a_dead_letter_that_would_not_fit_keeps_a_truncated_body_and_says_so(bod
         reparse(Letter("0:1", letter))
 
 
-def test_a_partitions_rows_are_split_into_as_few_records_as_fit_in_order():
+def test_a_partitions_rows_of_a_table_are_split_into_as_few_records_as_fit_in_order():
     rows = [{"table": "messages", "bot_id": "b", "user_id": "web:u", "text": "x" * 300_000, "n": i} for i in range(7)]
     small = [{"table": "users", "bot_id": "b", "user_id": f"web:v{i}", "n": 90 + i} for i in range(3)]
     records = row_records([(2, rows[:4]), (0, small[:2]), (2, rows[4:]), (0, small[2:])])
-    assert all(len(value) <= MAX_RECORD_BYTES for _, value in records)
-    assert [partition for partition, _ in records] == [2, 2, 2, 0]
-    assert [r["n"] for _, value in records for r in json.loads(value)] == [0, 1, 2, 3, 4, 5, 6, 90, 91, 92]
+    assert all(len(r.value) + len(r.users) <= MAX_RECORD_BYTES for _, r in records)
+    assert [(partition, r.table, r.count) for partition, r in records] == [(2, "messages", 3), (2, "messages", 3),
+                                                                           (2, "messages", 1), (0, "users", 3)]
+    assert [row["n"] for _, r in records for row in json.loads(r.value)] == [0, 1, 2, 3, 4, 5, 6, 90, 91, 92]
+    assert [json.loads(r.users) for _, r in records][2:] == [[["b", "web:u"]], [["b", f"web:v{i}"] for i in range(3)]]
+
+
+def test_a_records_users_count_against_its_size_and_name_exactly_the_users_of_its_rows():
+    rows = [{"table": "users", "bot_id": "b", "user_id": f"web:{i:05d}" + "u" * 40, "n": i} for i in range(3_000)]
+    records = row_records([(1, rows)], limit=20_000)
+    assert len(records) > 1 and all(len(r.value) + len(r.users) <= 20_000 for _, r in records)
+    for _, r in records:
+        assert json.loads(r.users) == [[row["bot_id"], row["user_id"]] for row in json.loads(r.value)]
+    assert [row["n"] for _, r in records for row in json.loads(r.value)] == list(range(3_000))
+    assert sum(r.count for _, r in records) == 3_000
 
 
 def fold(values, states=None, **kwargs):

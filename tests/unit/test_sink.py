@@ -1,9 +1,13 @@
 import asyncio
 from datetime import UTC, datetime
 
-from consumers.sink import RetryingWriter, SinkStatus
-from pipeline.core.projection import erasures, survives_erasure
-from pipeline.kafka.codecs import decode_rows
+from types import SimpleNamespace
+
+from consumers.memory import MemoryProjectionStore
+from consumers.sink import RetryingWriter, SinkStatus, _items_of
+from pipeline.core.projection import REPLAYED, erasures, survives_erasure
+from pipeline.kafka import topics
+from pipeline.kafka.codecs import RowsRecord, decode_rows, row_records, unpacked
 
 
 def test_failed_writes_are_retried_until_they_succeed_and_reported_meanwhile():
@@ -66,3 +70,53 @@ def test_a_batchs_deletions_are_added_to_those_the_sink_knows_without_copying_th
     assert known == {("b", "web:u0"): old, ("b", "web:u1"): new, ("b", "web:u2"): old, ("b", "web:u9"): new}
     assert erasures(rows) == {("b", "web:u1"): new, ("b", "web:u2"): datetime(2026, 2, 1, tzinfo=UTC),
                               ("b", "web:u9"): new}
+
+
+def record_of(rows, offset=5, replayed=False, headers=True):
+    [(_, whole)] = row_records([(0, rows)])
+    named = whole.headers() if headers else []
+    return SimpleNamespace(offset=offset, value=whole.value,
+                           headers=[*named, (topics.REPLAYED_HEADER, b"1")] if replayed else named)
+
+
+MESSAGES = [{"table": "messages", "bot_id": "b", "user_id": f"web:u{i}", "event_id": f"e{i}", "version": 1,
+             "occurred_at": "2026-03-01T10:20:00+00:00"} for i in range(3)]
+EVENTS = [{**m, "table": "events", "kind": "message"} for m in MESSAGES]
+
+
+def test_a_rows_record_reads_back_from_its_value_and_headers():
+    [(_, whole)] = row_records([(0, MESSAGES)])
+    assert RowsRecord.of(whole.value, whole.headers()) == whole
+    assert (whole.table, whole.count, whole.rows()) == ("messages", 3, MESSAGES)
+    assert whole.holds_any({("b", "web:u2")}) and not whole.holds_any({("b", "web:u3"), ("c", "web:u0")})
+    assert RowsRecord.of(whole.value, []) is None   # a record written before records had one table each
+
+
+def test_the_sink_keeps_a_fresh_record_whole_and_decodes_one_that_may_be_stored_already_or_erases():
+    [(_, whole)] = row_records([(0, EVENTS)])
+    assert _items_of(record_of(EVENTS), replay_until=5) == ([whole], 3)
+    for replayed in (record_of(EVENTS, offset=4), record_of(EVENTS, replayed=True)):
+        items, count = _items_of(replayed, replay_until=5)
+        assert count == 3 and items == [{**row, REPLAYED: True} for row in EVENTS]
+    erasure = [{"table": "erasures", "bot_id": "b", "user_id": "web:u0", "until": "2026-03-01T10:20:00+00:00",
+                "version": 2}]
+    assert _items_of(record_of(erasure), replay_until=0)[0] == decode_rows(record_of(erasure).value)
+    assert _items_of(record_of(MESSAGES, headers=False), replay_until=0) == (MESSAGES, 3)
+
+
+def test_a_row_that_fails_alone_inside_a_record_is_the_only_one_dead_lettered():
+    store, poisoned = MemoryProjectionStore(), []
+
+    def write(items):
+        if any(row["event_id"] == "e1" for item in items for row in unpacked(item)):
+            raise ValueError("Cannot parse input")
+        return store.write(items)
+
+    async def poison(row, reason):
+        poisoned.append(row["event_id"])
+
+    writer = RetryingWriter(write, first_delay=0.001, attempts=1, probe=lambda: None, on_poison=poison,
+                            split=unpacked)
+    [(_, whole)] = row_records([(0, MESSAGES)])
+    assert asyncio.run(writer.write([whole])) == 2
+    assert poisoned == ["e1"] and sorted(r["event_id"] for r in store.rows.values()) == ["e0", "e2"]
