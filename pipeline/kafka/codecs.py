@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import defaultdict
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,30 +79,33 @@ class RowsRecord:
 
 
 def row_records(rows_of: Iterable[tuple[int, list[Row]]], limit: int = MAX_RECORD_BYTES) -> list[tuple[int, RowsRecord]]:
-    """Rows-topic records (partition, record) from (partition, rows) groups; a record's value and users header
-    at most `limit` bytes together.
+    """Rows-topic records (partition, record) from (partition, one user's rows) groups; a record's value and users
+    header at most `limit` bytes together.
 
     A partition's rows of one table share as few records as fit, in order, so the sink reads thousands of
     rows per record; a user's rows always go to the partition of its events, so one sink sees all of them.
+    A record that holds all of a partition's rows of a table names all the partition's users (one per group, not
+    one per row: 0.4 µs a row less); one of several names exactly the users of its rows.
     They are encoded in one call when they fit in one record (a call per row cost 0.4 µs a row more); else
     each row's JSON is copied into its record at once: orjson's result holds 4 KiB while it lives, and a
     batch's rows kept until the end faulted in a fresh page each (2 µs a row on this machine).
     """
-    grouped: dict[tuple[int, str], tuple[list[Row], dict[tuple[str, str], None]]] = {}
+    grouped: dict[int, tuple[defaultdict[str, list[Row]], dict[tuple[str, str], None]]] = {}
     for partition, rows in rows_of:
-        for row in rows:
-            group = grouped.get((partition, row["table"]))
-            if group is None:
-                group = grouped[(partition, row["table"])] = ([], {})
-            group[0].append(row)
-            group[1][(row["bot_id"], row["user_id"])] = None
+        if rows:
+            tables, users = grouped.get(partition) or grouped.setdefault(partition, (defaultdict(list), {}))
+            users[(rows[0]["bot_id"], rows[0]["user_id"])] = None
+            for row in rows:
+                tables[row["table"]].append(row)
     records = []
-    for (partition, table), (rows, users) in grouped.items():
-        whole, named = encode_row(rows), orjson.dumps(list(users))   # the usual case: they fit in one record
-        if len(whole) + len(named) <= limit:
-            records.append((partition, RowsRecord(table, whole, len(rows), named)))
-        else:
-            records += [(partition, RowsRecord(table, *chunk)) for chunk in _chunks(rows, limit)]
+    for partition, (tables, users) in grouped.items():
+        named = orjson.dumps(list(users))
+        for table, rows in tables.items():
+            whole = encode_row(rows)   # the usual case: they fit in one record
+            if len(whole) + len(named) <= limit:
+                records.append((partition, RowsRecord(table, whole, len(rows), named)))
+            else:
+                records += [(partition, RowsRecord(table, *chunk)) for chunk in _chunks(rows, limit)]
     return records
 
 

@@ -65,7 +65,7 @@ def test_a_dead_letter_that_would_not_fit_keeps_a_truncated_body_and_says_so(bod
 def test_a_partitions_rows_of_a_table_are_split_into_as_few_records_as_fit_in_order():
     rows = [{"table": "messages", "bot_id": "b", "user_id": "web:u", "text": "x" * 300_000, "n": i} for i in range(7)]
     small = [{"table": "users", "bot_id": "b", "user_id": f"web:v{i}", "n": 90 + i} for i in range(3)]
-    records = row_records([(2, rows[:4]), (0, small[:2]), (2, rows[4:]), (0, small[2:])])
+    records = row_records([(2, rows[:4]), (0, small[:1]), (0, small[1:2]), (2, rows[4:]), (0, small[2:])])
     assert all(len(r.value) + len(r.users) <= MAX_RECORD_BYTES for _, r in records)
     assert [(partition, r.table, r.count) for partition, r in records] == [(2, "messages", 3), (2, "messages", 3),
                                                                            (2, "messages", 1), (0, "users", 3)]
@@ -73,14 +73,17 @@ def test_a_partitions_rows_of_a_table_are_split_into_as_few_records_as_fit_in_or
     assert [json.loads(r.users) for _, r in records][2:] == [[["b", "web:u"]], [["b", f"web:v{i}"] for i in range(3)]]
 
 
-def test_a_records_users_count_against_its_size_and_name_exactly_the_users_of_its_rows():
+def test_a_partitions_records_name_its_users_and_each_of_several_exactly_the_users_of_its_rows():
     rows = [{"table": "users", "bot_id": "b", "user_id": f"web:{i:05d}" + "u" * 40, "n": i} for i in range(3_000)]
-    records = row_records([(1, rows)], limit=20_000)
+    records = row_records([(1, [row]) for row in rows], limit=20_000)
     assert len(records) > 1 and all(len(r.value) + len(r.users) <= 20_000 for _, r in records)
     for _, r in records:
         assert json.loads(r.users) == [[row["bot_id"], row["user_id"]] for row in json.loads(r.value)]
     assert [row["n"] for _, r in records for row in json.loads(r.value)] == list(range(3_000))
     assert sum(r.count for _, r in records) == 3_000
+    few = row_records([(1, [rows[0], {**rows[0], "table": "sessions"}]), (1, [rows[1]])])
+    assert [(r.table, json.loads(r.users)) for _, r in few] == [("users", [["b", rows[0]["user_id"]], ["b", rows[1]["user_id"]]]),
+                                                               ("sessions", [["b", rows[0]["user_id"]], ["b", rows[1]["user_id"]]])]
 
 
 def fold(values, states=None, **kwargs):

@@ -73,7 +73,7 @@ def test_a_batchs_deletions_are_added_to_those_the_sink_knows_without_copying_th
 
 
 def record_of(rows, offset=5, replayed=False, headers=True):
-    [(_, whole)] = row_records([(0, rows)])
+    [(_, whole)] = row_records([(0, [row]) for row in rows])
     named = whole.headers() if headers else []
     return SimpleNamespace(offset=offset, value=whole.value,
                            headers=[*named, (topics.REPLAYED_HEADER, b"1")] if replayed else named)
@@ -85,7 +85,7 @@ EVENTS = [{**m, "table": "events", "kind": "message"} for m in MESSAGES]
 
 
 def test_a_rows_record_reads_back_from_its_value_and_headers():
-    [(_, whole)] = row_records([(0, MESSAGES)])
+    [(_, whole)] = row_records([(0, [row]) for row in MESSAGES])
     assert RowsRecord.of(whole.value, whole.headers()) == whole
     assert (whole.table, whole.count, whole.rows()) == ("messages", 3, MESSAGES)
     assert whole.holds_any({("b", "web:u2")}) and not whole.holds_any({("b", "web:u3"), ("c", "web:u0")})
@@ -93,7 +93,7 @@ def test_a_rows_record_reads_back_from_its_value_and_headers():
 
 
 def test_the_sink_keeps_a_fresh_record_whole_and_decodes_one_that_may_be_stored_already_or_erases():
-    [(_, whole)] = row_records([(0, EVENTS)])
+    [(_, whole)] = row_records([(0, [row]) for row in EVENTS])
     assert _items_of(record_of(EVENTS), replay_until=5) == ([whole], 3)
     for replayed in (record_of(EVENTS, offset=4), record_of(EVENTS, replayed=True)):
         items, count = _items_of(replayed, replay_until=5)
@@ -117,6 +117,6 @@ def test_a_row_that_fails_alone_inside_a_record_is_the_only_one_dead_lettered():
 
     writer = RetryingWriter(write, first_delay=0.001, attempts=1, probe=lambda: None, on_poison=poison,
                             split=unpacked)
-    [(_, whole)] = row_records([(0, MESSAGES)])
+    [(_, whole)] = row_records([(0, [row]) for row in MESSAGES])
     assert asyncio.run(writer.write([whole])) == 2
     assert poisoned == ["e1"] and sorted(r["event_id"] for r in store.rows.values()) == ["e0", "e2"]
