@@ -22,6 +22,7 @@ from pipeline.kafka import codecs, compacted, group_lag, topics
 from pipeline.kafka.codecs import decode_state, encode_letter, encode_row, row_records, unpacked
 from pipeline.kafka.publisher import Publisher, PublishUnavailable, dead_letter
 from pipeline.services import Services
+from pipeline.stream import read_ahead
 from pipeline.stream import sends as stream_sends
 from pipeline.stream.fold_batch import BatchFolder
 from pipeline.stream.supervision import guarded
@@ -139,11 +140,14 @@ def register(app: faust.App, events_topic: faust.TopicT, dead_letters: faust.Top
 
     @app.agent(events_topic, name="user-projection", concurrency=1)
     async def project_users(stream: faust.StreamT) -> None:
-        async for batch in stream.noack_take(settings.stream_batch_size, within=settings.stream_batch_seconds):
+        async def project_and_ack(batch: list[faust.EventT]) -> None:
             async with guarded("user-projection", status, services.on_crash):
                 await project_batch(batch)
             for message in batch:
                 await stream.ack(message)
+
+        await read_ahead.handle_in_order(
+            stream.noack_take(settings.stream_batch_size, within=settings.stream_batch_seconds), project_and_ack)
 
     @app.task
     async def follow_bot_settings() -> None:
