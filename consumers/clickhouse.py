@@ -154,7 +154,7 @@ class ClickHouseProjectionStore:
     def write(self, items: Iterable[dict | RowsRecord]) -> int:
         if self.erased is None:
             self.reload()
-        rows, records = self._looked_into(items)
+        rows, records = self._split_for_erasures(items)
         erased = self.erased
         kept = self._unstored([r for r in rows if (until := erased.get((r["bot_id"], r["user_id"]))) is None
                                or survives_erasure(r, until)])
@@ -166,7 +166,7 @@ class ClickHouseProjectionStore:
             self.client.command(sql.ERASE_EVENTS, parameters=params)
         return len(kept) + sum(record.count for record in records)
 
-    def _looked_into(self, items: Iterable[dict | RowsRecord]) -> tuple[list[dict], list[RowsRecord]]:
+    def _split_for_erasures(self, items: Iterable[dict | RowsRecord]) -> tuple[list[dict], list[RowsRecord]]:
         """The rows the erasure rule must look at (their erasures now known), and the records it need not: those
         that hold no erasure and no row of a deleted user, written as they came."""
         rows, records = rows_and_records(items)
