@@ -1,6 +1,6 @@
 """The sink's write path on real ClickHouse SQL (chDB) and on its twin: raw events arrive as rows of the
 stream, deletions are kept in memory (no read per batch), and no replay revives what a deletion erased,
-not even after the sink starts again."""
+not even after the sink starts again; records written as they came store what their decoded rows store."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def event(event_id: str, minute: int, kind: str = "message", **fields) -> bytes:
 
 
 class Stream:
-    """The projection agent without Kafka: batches folded against a table that lives between them; the rows
-    of each batch are what the rows topic carries (encoded and decoded as records)."""
+    """The projection agent without Kafka: batches folded against a table that lives between them; a batch gives
+    the records the rows topic carries."""
 
     def __init__(self) -> None:
         self.table: dict[bytes, bytes] = {}
