@@ -174,10 +174,12 @@ class ClickHouseProjectionStore:
         self.erased = erasures(rows, self.erased)
         untouched = []
         for record in records:
-            if record.table != "erasures" and not (self.erased and record.holds_any(self.erased)):
-                untouched.append(record)
-            elif record.table != "erasures":
+            if record.table == "erasures":
+                continue   # decoded above
+            if self.erased and record.holds_any(self.erased):
                 rows += record.rows()
+            else:
+                untouched.append(record)
         return rows, untouched
 
     def _unstored(self, rows: list[dict]) -> list[dict]:
