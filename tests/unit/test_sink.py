@@ -112,11 +112,11 @@ def test_a_row_that_fails_alone_inside_a_record_is_the_only_one_dead_lettered():
             raise ValueError("Cannot parse input")
         return store.write(items)
 
-    async def poison(row, reason):
-        poisoned.append(row["event_id"])
+    async def poison(item, reason):
+        poisoned.append(item)   # the failing row itself, not the record that held it
 
     writer = RetryingWriter(write, first_delay=0.001, attempts=1, probe=lambda: None, on_poison=poison,
                             split=unpacked)
     [(_, whole)] = row_records([(0, [row]) for row in MESSAGES])
     assert asyncio.run(writer.write([whole])) == 2
-    assert poisoned == ["e1"] and sorted(r["event_id"] for r in store.rows.values()) == ["e0", "e2"]
+    assert poisoned == [MESSAGES[1]] and sorted(r["event_id"] for r in store.rows.values()) == ["e0", "e2"]
