@@ -1,10 +1,12 @@
-"""The publisher on the real broker: a request's events go out in batches per partition, each user's events on the
-partition a plain producer puts its key on, in the order of the request."""
+"""The publisher on the real broker: a request's events go out in batches per partition (record by record when a
+partition has only a few), each user's events on the partition a plain producer puts its key on, in the order of
+the request."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.kafka import topics
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.publisher import KafkaPublisher
+from pipeline.kafka.publisher import BATCH_FROM, KafkaPublisher
 from schemas.events import Message, parse_event
 from tests.integration.test_kafka_broker import _create_topic
 
@@ -67,17 +69,21 @@ async def placed_by_a_plain_producer(bootstrap: str, keys: list[bytes]) -> dict[
         await producer.stop()
 
 
-def test_each_users_events_reach_the_partition_of_its_key_in_the_order_of_the_request(kafka_broker):
+@pytest.mark.parametrize("users, each, batched", [(12, 40, True), (3, 2, False)], ids=["in batches", "record by record"])
+def test_each_users_events_reach_the_partition_of_its_key_in_the_order_of_the_request(kafka_broker, users, each,
+                                                                                     batched):
     ensure_topics(kafka_broker.bootstrap, partitions=4)
-    bot = f"pub{uuid.uuid4().hex[:8]}"
-    events = messages(bot, users=12, each=25)
+    bot = f"publisher-{batched}"   # fixed: its users' placement, spread over partitions, is the same every run
+    events = messages(bot, users=users, each=each)
     asyncio.run(published(kafka_broker.bootstrap, events))
 
     found = asyncio.run(read_topic(kafka_broker.bootstrap, topics.EVENTS, bot))
     assert sorted(event_id for _, _, event_id in found) == sorted(e.event_id for e in events)   # each once
-    for user in range(12):
+    per_partition = Counter(partition for partition, _, _ in found).values()
+    assert (min(per_partition) >= BATCH_FROM) if batched else (max(per_partition) < BATCH_FROM)   # the path meant
+    for user in range(users):
         key = f"{bot}:web:u{user}".encode()
-        assert [event_id for _, k, event_id in found if k == key] == [f"{user}-{n}" for n in range(25)]
+        assert [event_id for _, k, event_id in found if k == key] == [f"{user}-{n}" for n in range(each)]
     placed = asyncio.run(placed_by_a_plain_producer(kafka_broker.bootstrap, sorted({k for _, k, _ in found})))
     assert {(partition, key) for partition, key, _ in found} == {(p, k) for k, p in placed.items()}
     assert len(set(placed.values())) > 1   # the users are spread: the check above compares placements
