@@ -131,7 +131,8 @@ class KafkaPublisher:
                       ) -> dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]:
         """The records by partition, each partition's in order; a key is hashed once (murmur2 is Python)."""
         assert self._producer is not None, "publisher not started"
-        partitions = {topic: sorted(await self._producer.partitions_for(topic)) for topic, _, _ in records}
+        partitions = {topic: sorted(await self._producer.partitions_for(topic))
+                      for topic in {topic for topic, _, _ in records}}
         placed: dict[tuple[str, bytes | None], int] = {}
         groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
         for topic, key, value in records:
@@ -153,7 +154,7 @@ class KafkaPublisher:
                                                f"request size of {PRODUCER_MAX_REQUEST_BYTES:,} bytes")
             if batches[-1].append(key=key, value=value, timestamp=None) is None:
                 batches.append(self._producer.create_batch())
-                batches[-1].append(key=key, value=value, timestamp=None)   # a batch takes its first record, whatever its size
+                batches[-1].append(key=key, value=value, timestamp=None)   # taken, whatever its size
         return batches
 
     async def publish(self, events: list[Event]) -> None:

@@ -69,7 +69,8 @@ async def placed_by_a_plain_producer(bootstrap: str, keys: list[bytes]) -> dict[
         await producer.stop()
 
 
-@pytest.mark.parametrize("users, each, batched", [(12, 40, True), (3, 2, False)], ids=["in batches", "record by record"])
+@pytest.mark.parametrize("users, each, batched", [(12, 40, True), (3, 2, False)],
+                         ids=["in batches", "record by record"])
 def test_each_users_events_reach_the_partition_of_its_key_in_the_order_of_the_request(kafka_broker, users, each,
                                                                                      batched):
     ensure_topics(kafka_broker.bootstrap, partitions=4)
