@@ -116,7 +116,7 @@ class KafkaPublisher:
             async with asyncio.timeout(self.timeout):
                 pending = []
                 for (topic, partition), group in (await self._placed(records)).items():
-                    if len(group) < BATCH_FROM:
+                    if partition is None or len(group) < BATCH_FROM:   # keyless: the producer picks a partition
                         pending += [await producer.send(topic, value=value, key=key, partition=partition)
                                     for key, value in group]
                     else:
@@ -128,19 +128,18 @@ class KafkaPublisher:
                                      f"({type(e).__name__})") from e
 
     async def _placed(self, records: list[tuple[str, bytes | None, bytes | None]]
-                      ) -> dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]:
-        """The records by partition, each partition's in order; a key is hashed once (murmur2 is Python)."""
+                      ) -> dict[tuple[str, int | None], list[tuple[bytes | None, bytes | None]]]:
+        """The records by partition of their key (None for keyless ones), each partition's in order; a key is
+        hashed once (murmur2 is Python)."""
         assert self._producer is not None, "publisher not started"
         partitions = {topic: sorted(await self._producer.partitions_for(topic))
                       for topic in {topic for topic, _, _ in records}}
-        placed: dict[tuple[str, bytes | None], int] = {}
-        groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        placed: dict[tuple[str, bytes], int] = {}
+        groups: dict[tuple[str, int | None], list[tuple[bytes | None, bytes | None]]] = {}
         for topic, key, value in records:
-            partition = placed.get((topic, key)) if key is not None else None
-            if partition is None:
-                partition = PARTITIONER(key, partitions[topic], partitions[topic])   # a keyless record: any
-                if key is not None:
-                    placed[(topic, key)] = partition
+            partition = None
+            if key is not None and (partition := placed.get((topic, key))) is None:
+                partition = placed[(topic, key)] = PARTITIONER(key, partitions[topic], partitions[topic])
             groups.setdefault((topic, partition), []).append((key, value))
         return groups
 

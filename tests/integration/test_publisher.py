@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.kafka import topics
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.publisher import BATCH_FROM, KafkaPublisher
+from pipeline.kafka.publisher import BATCH_FROM, KafkaPublisher, dead_letter
 from schemas.events import Message, parse_event
 from tests.integration.test_kafka_broker import _create_topic
 
@@ -98,3 +98,31 @@ def test_a_request_larger_than_a_batch_goes_out_whole_and_in_order(kafka_broker)
 
     found = asyncio.run(read_topic(kafka_broker.bootstrap, topics.EVENTS, bot))
     assert [event_id for _, _, event_id in found] == [f"0-{n}" for n in range(400)]
+
+
+def test_a_keyless_record_reaches_its_topic(kafka_broker):
+    ensure_topics(kafka_broker.bootstrap, partitions=4)
+    marker = f"keyless-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> list[bytes]:
+        publisher = KafkaPublisher(kafka_broker.bootstrap, 30)
+        await publisher.start()
+        try:
+            await publisher.dead_letter(dead_letter("events-api", None, [marker], b"{}"))
+        finally:
+            await publisher.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topics.DEAD_LETTERS, p) for p in range(4)]
+            consumer.assign(tps)
+            ends, found = await consumer.end_offsets(tps), []
+            async with asyncio.timeout(30):
+                while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+                    for records in (await consumer.getmany(timeout_ms=500)).values():
+                        found += [r.key for r in records if marker.encode() in r.value]
+            return found
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(scenario()) == [None]
