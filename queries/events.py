@@ -29,8 +29,10 @@ SELECT bot_id, user_id, max(occurred_at) FROM events WHERE kind = 'user_deleted'
 """
 
 # "Delete means gone": a deleted user's raw events leave too, except the deletion itself, which a
-# rebuild needs so that a replay of older events cannot bring the user back.
+# rebuild needs so that a replay of older events cannot bring the user back. Many users at once, as
+# queries/projections.py erases their sessions and messages.
 ERASE_EVENTS = """
-DELETE FROM events WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
-  AND occurred_at <= {until:DateTime64(3, 'UTC')} AND kind != 'user_deleted'
+DELETE FROM events WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)}
+  AND occurred_at <= mapFromArrays({user_ids:Array(String)}, {untils:Array(DateTime64(3, 'UTC'))})[user_id]
+  AND kind != 'user_deleted'
 """

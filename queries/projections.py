@@ -16,14 +16,16 @@ COLUMNS = {"messages": MESSAGE_COLUMNS, "sessions": SESSION_COLUMNS, "users": US
 TIME_COLUMNS = {"occurred_at", "started_at", "ended_at", "first_seen", "last_seen", "last_message_at",
                 "last_session_start", "last_session_end"}
 
-# A deleted user's sessions and messages up to the deletion leave the projections (lightweight delete).
+# A deleted user's sessions and messages up to the deletion leave the projections (lightweight delete), many
+# users in one statement, each up to its own deletion (`untils[i]` is `user_ids[i]`'s): a statement is a
+# mutation that costs about 0.2 s in embedded chDB whether it erases one user or a thousand.
 ERASE_SESSIONS = """
-DELETE FROM sessions WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
-  AND started_at <= {until:DateTime64(3, 'UTC')}
+DELETE FROM sessions WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)}
+  AND started_at <= mapFromArrays({user_ids:Array(String)}, {untils:Array(DateTime64(3, 'UTC'))})[user_id]
 """
 ERASE_MESSAGES = """
-DELETE FROM messages WHERE bot_id = {bot_id:String} AND user_id = {user_id:String}
-  AND occurred_at <= {until:DateTime64(3, 'UTC')}
+DELETE FROM messages WHERE bot_id = {bot_id:String} AND user_id IN {user_ids:Array(String)}
+  AND occurred_at <= mapFromArrays({user_ids:Array(String)}, {untils:Array(DateTime64(3, 'UTC'))})[user_id]
 """
 
 CURRENT_USERS = "SELECT * FROM users FINAL WHERE bot_id = {bot_id:String} ORDER BY user_id"
