@@ -69,6 +69,7 @@ bench: setup setup-browser setup-wrk setup-valgrind
 	$(BIN)/python -m bench.fold_instructions
 	$(BIN)/python -m bench.ingest_bench
 	$(BIN)/python -m bench.rebuild_bench
+	$(BIN)/python -m bench.erasure_bench
 	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.flood_bench
 	$(BIN)/python -m bench.query_bench
