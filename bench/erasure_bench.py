@@ -14,15 +14,14 @@ import argparse
 import json
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from bench.fold_instructions import fold_into
 from bench.pipeline_bench import machine, report
 from bench.traffic import traffic
 from consumers.clickhouse import ClickHouseProjectionStore, connect
 from pipeline.core.projection import coalesce
 from pipeline.core.sentiment import score
-from pipeline.kafka.codecs import decode_state
-from pipeline.stream.fold_batch import fold_batch
 
 BATCH = 5_000
 DELETIONS = (10, 100, 1_000, 5_000)
@@ -33,18 +32,13 @@ class Pipeline:
     """The stream's fold (its table between batches) and the sink's store, without Kafka."""
 
     def __init__(self, client) -> None:
-        self.store, self.table = ClickHouseProjectionStore(client), {}
+        self.store, self.table = ClickHouseProjectionStore(client), {}  # the table: states and id index
         self.received = datetime.now(UTC).isoformat()
 
     def write(self, events: list[dict]) -> None:
         for start in range(0, len(events), BATCH):
             values = [json.dumps({**e, "received_at": self.received}).encode() for e in events[start:start + BATCH]]
-            folded = fold_batch(((None, v) for v in values), lambda _, key: decode_state(self.table.get(key)),
-                                score=score, window_for=lambda _: timedelta(minutes=10), grace=timedelta(hours=24),
-                                read=lambda _, key: self.table.get(key))
-            self.table.update({key: value for _, key, value in folded.index})
-            self.table.update({key: state for key, (_, state) in folded.states.items()})
-            self.store.write(coalesce(folded.rows))
+            self.store.write(coalesce(fold_into(self.table, values, score)))
 
 
 def run(events: int, users: int, deletions: tuple[int, ...] = DELETIONS) -> dict:

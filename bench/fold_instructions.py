@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.pipeline_bench import machine, report
+from pipeline.kafka.codecs import decode_state
+from pipeline.stream.fold_batch import fold_batch
 
 VALGRIND = "/usr/bin/valgrind"
 BATCH = 2_000
@@ -40,19 +42,23 @@ def prepare(path: Path, events: int) -> None:
     path.write_bytes(pickle.dumps((values, scores)))
 
 
+def fold_into(table: dict[bytes, bytes], values: list[bytes], score) -> list[dict]:
+    """One batch folded as the projection agent folds it, `table` standing in for its users table (states and id
+    index); returns the batch's rows."""
+    folded = fold_batch(((None, v) for v in values), lambda _, key: decode_state(table.get(key)), score=score,
+                        window_for=lambda _: timedelta(minutes=10), grace=timedelta(hours=24),
+                        read=lambda _, key: table.get(key))
+    table.update({key: value for _, key, value in folded.index})
+    table.update({key: state for key, (_, state) in folded.states.items()})
+    return folded.rows
+
+
 def fold(path: Path, events: int) -> None:
     """The child's work: load, then fold the first `events` events (none: only start-up and loading)."""
-    from pipeline.kafka.codecs import decode_state
-    from pipeline.stream.fold_batch import fold_batch
     values, scores = pickle.loads(path.read_bytes())
     table: dict[bytes, bytes] = {}
     for start in range(0, events, BATCH):
-        folded = fold_batch(((None, v) for v in values[start:min(start + BATCH, events)]),
-                            lambda _, key: decode_state(table.get(key)), score=scores.get,
-                            window_for=lambda _: timedelta(minutes=10), grace=timedelta(hours=24),
-                            read=lambda _, key: table.get(key))
-        table.update({key: value for _, key, value in folded.index})
-        table.update({key: state for key, (_, state) in folded.states.items()})
+        fold_into(table, values[start:min(start + BATCH, events)], scores.get)
 
 
 def instructions(path: Path, events: int) -> int:
