@@ -53,10 +53,10 @@ def run(events: int, users: int, deletions: tuple[int, ...] = DELETIONS) -> dict
         timings, start = {}, 0
         for count in deletions:
             chosen, start = ids[start:start + count], start + count
-            deletions = [{"kind": "user_deleted", "event_id": f"gone-{user}", "bot_id": "erase", "user_id": user,
-                          "channel": "web", "occurred_at": last} for user in chosen]
+            gone = [{"kind": "user_deleted", "event_id": f"gone-{user}", "bot_id": "erase", "user_id": user,
+                     "channel": "web", "occurred_at": last} for user in chosen]
             began = time.perf_counter()
-            pipeline.write(deletions)
+            pipeline.write(gone)
             timings[count] = time.perf_counter() - began
             left = sum(client.query(LEFT.format(table=table, kept=kept), parameters={"users": chosen}).result_rows[0][0]
                        for table, kept in (("messages", ""), ("sessions", ""),
